@@ -1,0 +1,58 @@
+"""Atomic file writes: every file T4 writes goes through here.
+
+A kill at any moment must leave either the old or the new file, never a torn one, so content is
+written to a temporary file in the same directory, flushed and fsynced, then ``os.replace``d.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def write_bytes(path: Path | str, data: bytes) -> bool:
+    """Atomically replace ``path`` with ``data``; return False (and touch nothing) when unchanged.
+
+    Skipping identical content keeps mtimes stable, which keeps doit's checks cheap and makes
+    "a second run changes no file" literally true.
+    """
+    path = Path(path)
+    try:
+        if path.read_bytes() == data:
+            return False
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return True
+
+
+def write_text(path: Path | str, text: str) -> bool:
+    """Atomically write UTF-8 text with ``\\n`` line endings."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def dumps_json(data: Any) -> bytes:
+    """Canonical JSON for derived artifacts: sorted keys, 2-space indent, trailing newline."""
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def write_json(path: Path | str, data: Any) -> bool:
+    """Atomically write ``data`` as canonical JSON."""
+    return write_bytes(path, dumps_json(data))

@@ -1,0 +1,52 @@
+"""A doit file checker where content decides, and each file is hashed at most once per run.
+
+doit's MD5 checker trusts an unchanged mtime, but after a fresh clone every mtime is new, and it
+then re-hashes every dependency of every up-to-date task on every run (it only stores state for
+tasks that ran), once per task that lists the file. This checker keeps doit's state format idea
+(mtime, size, digest) but memoises digests for the life of one run, so a shared file is read
+once, and a clone with restored ``.t4/`` state reruns nothing whose content is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from doit.dependency import FileChangedChecker
+
+
+def file_digest(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class ContentChecker(FileChangedChecker):
+    """State is ``[mtime_ns, size, sha256]``; a changed mtime alone never triggers a rerun."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[int, int, str]] = {}
+
+    def _digest(self, path: str, stat: os.stat_result) -> str:
+        known = self._memo.get(path)
+        if known and known[0] == stat.st_mtime_ns and known[1] == stat.st_size:
+            return known[2]
+        digest = file_digest(path)
+        self._memo[path] = (stat.st_mtime_ns, stat.st_size, digest)
+        return digest
+
+    def check_modified(self, file_path, file_stat, state) -> bool:
+        if not isinstance(state, (list, tuple)) or len(state) != 3:
+            return True  # state from another checker: decide by running
+        mtime_ns, size, digest = state
+        if file_stat.st_mtime_ns == mtime_ns and file_stat.st_size == size:
+            return False
+        if file_stat.st_size != size:
+            return True
+        return self._digest(file_path, file_stat) != digest
+
+    def get_state(self, dep, current_state):
+        stat = os.stat(dep)
+        if (isinstance(current_state, (list, tuple)) and len(current_state) == 3
+                and current_state[0] == stat.st_mtime_ns and current_state[1] == stat.st_size):
+            return None
+        return [stat.st_mtime_ns, stat.st_size, self._digest(dep, stat)]

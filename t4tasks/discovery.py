@@ -1,0 +1,74 @@
+"""Which files exist in the repository, and which of them are module manifests.
+
+In a git work tree the answer comes from ``git ls-files`` (one fast call, and untracked junk never
+counts as a manifest); elsewhere from a walk that skips virtualenvs, caches, build output and
+archives. Paths are repo-relative POSIX strings, because doit compares ``file_dep`` literally.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+MANIFEST_NAME = "module.manifest.json"
+
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".t4", "node_modules", ".venv", "venv", "env", "__pycache__",
+    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs", "build", "dist",
+    "wheelhouse", "site-packages", "htmlcov",
+})  # plus *.egg-info; a folder named "archive" can be a real module (it is in the lukhas fixture)
+
+
+@dataclass(frozen=True)
+class FileListing:
+    tracked: tuple[str, ...]     # files git tracks (or every walked file outside git), sorted
+    untracked: tuple[str, ...]   # untracked, not ignored files (git only), sorted
+    is_git: bool
+
+    @property
+    def all_files(self) -> tuple[str, ...]:
+        """Every file that belongs to the work tree: tracked plus untracked-but-not-ignored."""
+        return tuple(sorted(self.tracked + self.untracked))
+
+
+def _git(root: Path, *args: str) -> list[str] | None:
+    """Run a git command in root; None when root is not a git work tree."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return [p for p in out.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _walk(root: Path) -> list[str]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        rel = os.path.relpath(dirpath, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        found.extend(prefix + name for name in filenames)
+    return found
+
+
+def list_files(root: Path) -> FileListing:
+    """List the repository's files; git decides what belongs when root is a work tree."""
+    top = _git(root, "rev-parse", "--show-prefix")
+    if top is not None:
+        tracked = _git(root, "ls-files", "-z", "--cached")
+        deleted = set(_git(root, "ls-files", "-z", "--deleted") or ())
+        untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard") or []
+        if tracked is not None:
+            live = sorted(p for p in tracked if p not in deleted)
+            return FileListing(tuple(live), tuple(sorted(untracked)), True)
+    return FileListing(tuple(sorted(_walk(root))), (), False)
+
+
+def find_manifests(listing: FileListing, globs: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """Manifest paths among the listed files (tracked ones only in git), sorted."""
+    wanted = pathspec.GitIgnoreSpec.from_lines(globs)
+    unwanted = pathspec.GitIgnoreSpec.from_lines(exclude)
+    return [p for p in listing.tracked if wanted.match_file(p) and not unwanted.match_file(p)]

@@ -1,0 +1,28 @@
+"""One shape for every problem T4 reports: ``path[:line]: message``.
+
+Gates collect problems instead of raising on the first one, so one bad input never hides the
+others; each problem names the file (and line or JSON pointer when known) and what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
+
+
+class ProblemsFound(Exception):
+    """Raised by a gate action with the full, sorted list of problems."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems, key=lambda p: (p.path, p.line or 0, p.message))
+        super().__init__("\n".join(str(p) for p in self.problems))

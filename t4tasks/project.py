@@ -1,0 +1,115 @@
+"""Everything T4 knows about one target repository, loaded once per process.
+
+Task creators, gates and the CLI all ask the same ``Project`` so a run lists the repository,
+parses each manifest and resolves each module exactly once.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config as config_mod
+from . import discovery, manifest
+from .module import Module
+from .problems import Problem
+
+
+@dataclass
+class Project:
+    root: Path
+    config: config_mod.Config
+    listing: discovery.FileListing
+    manifest_paths: list[str]
+    modules: list[Module]          # registrable modules with unique names, sorted by name
+    duplicates: list[Module]       # later manifests reusing a name: registered, never measured
+    problems: list[Problem]        # unusable manifests and duplicate names, and why
+
+    @classmethod
+    def load(cls, root: Path) -> "Project":
+        root = root.resolve()
+        cfg = config_mod.load(root)
+        listing = discovery.list_files(root)
+        manifest_paths = discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude)
+        resolver = manifest.PathResolver(root, listing.all_files)
+        modules: list[Module] = []
+        problems: list[Problem] = []
+        for relpath in manifest_paths:
+            data, read_problems = manifest.read(root, relpath)
+            problems += read_problems
+            if data is None:
+                continue
+            module, module_problems = manifest.to_module(relpath, data, cfg, resolver)
+            problems += module_problems
+            if module is not None:
+                modules.append(module)
+        modules, duplicates, duplicate_problems = _split_duplicates(modules)
+        return cls(root, cfg, listing, manifest_paths, modules, duplicates,
+                   sorted(problems + duplicate_problems))
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, Module]:
+        return {m.name: m for m in self.modules}
+
+    def schema_problems(self) -> list[Problem]:
+        """Schema violations of the registered modules' manifests (they stay registered)."""
+        found: list[Problem] = []
+        for module in self.modules + self.duplicates:
+            found += manifest.validate(module.manifest_path, module.manifest)
+        return sorted(found)
+
+    def all_problems(self) -> list[Problem]:
+        """Every manifest problem: unusable manifests first-class, schema violations too."""
+        return sorted(self.problems + self.schema_problems())
+
+    def nested_paths(self, module: Module) -> list[str]:
+        """Folders of other modules inside this module's folder: their files are theirs, not ours."""
+        prefix = "" if module.path == "." else module.path + "/"
+        return sorted(m.path for m in self.modules if m is not module and m.path != module.path
+                      and m.path.startswith(prefix))
+
+    def state_dir(self) -> Path:
+        """``.t4/`` (or the configured folder), created with a .gitignore so it is never committed."""
+        path = self.root / self.config.state_dir
+        ignore = path / ".gitignore"
+        if not ignore.exists():
+            path.mkdir(parents=True, exist_ok=True)
+            ignore.write_text("*\n")
+        return path
+
+
+def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module], list[Problem]]:
+    """The first manifest (by path) owns a name; names equal but for case collide too.
+
+    Later claimants stay visible in the registry (nothing is silently dropped) but get no
+    per-module tasks, since ``coverage:<name>`` would be ambiguous.
+    """
+    seen: dict[str, Module] = {}
+    kept: list[Module] = []
+    duplicates: list[Module] = []
+    problems = []
+    for module in sorted(modules, key=lambda m: m.manifest_path):
+        key = module.name.casefold()
+        first = seen.get(key)
+        if first is None:
+            seen[key] = module
+            kept.append(module)
+            continue
+        duplicates.append(module)
+        if first.name == module.name:
+            problems.append(Problem(module.manifest_path, f"/module: duplicate module name {module.name!r} (also in {first.manifest_path})"))
+        else:
+            problems.append(Problem(module.manifest_path, f"/module: module name {module.name!r} differs only in case from {first.name!r} in {first.manifest_path}"))
+    return sorted(kept, key=lambda m: m.name), duplicates, problems
+
+
+@functools.lru_cache(maxsize=8)
+def load_cached(root: str) -> Project:
+    """One Project per root per process (doit calls every task creator in the same process)."""
+    return Project.load(Path(root))
+
+
+def posix_join(*parts: str) -> str:
+    return posixpath.normpath(posixpath.join(*parts))
