@@ -14,6 +14,16 @@ from typing import Any
 import orjson
 
 
+def _read_umask() -> int:
+    # read once at import: os.umask can only be read by setting it, which races with threads
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 def write_bytes(path: Path | str, data: bytes) -> bool:
     """Atomically replace ``path`` with ``data``; return False (and touch nothing) when unchanged.
 
@@ -29,6 +39,7 @@ def write_bytes(path: Path | str, data: bytes) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -41,6 +52,15 @@ def write_bytes(path: Path | str, data: bytes) -> bool:
             pass
         raise
     return True
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; new files get the usual 0666 & ~umask
+    (mkstemp's 0600 would make committed artifacts unreadable to others)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
 
 
 def write_text(path: Path | str, text: str) -> bool:

@@ -7,6 +7,8 @@ archives. Paths are repo-relative POSIX strings, because doit compares ``file_de
 
 from __future__ import annotations
 
+import bisect
+import functools
 import os
 import subprocess
 from dataclasses import dataclass
@@ -29,10 +31,26 @@ class FileListing:
     untracked: tuple[str, ...]   # untracked, not ignored files (git only), sorted
     is_git: bool
 
-    @property
+    @functools.cached_property
     def all_files(self) -> tuple[str, ...]:
         """Every file that belongs to the work tree: tracked plus untracked-but-not-ignored."""
         return tuple(sorted(self.tracked + self.untracked))
+
+    @functools.cached_property
+    def file_set(self) -> frozenset[str]:
+        return frozenset(self.all_files)
+
+    def under(self, folder: str) -> list[str]:
+        """Files inside ``folder`` (recursively), found by bisection in the sorted listing."""
+        prefix = "" if folder in ("", ".") else folder + "/"
+        files = self.all_files
+        start = bisect.bisect_left(files, prefix)
+        found = []
+        for path in files[start:]:
+            if not path.startswith(prefix):
+                break
+            found.append(path)
+        return found
 
 
 def _git(root: Path, *args: str) -> list[str] | None:
