@@ -1,0 +1,72 @@
+"""What a module's measurement depends on: its files, and one digest of them.
+
+The file list is the ``file_dep`` of the module's measurement tasks (so doit reruns exactly when
+one of them changes) and the digest is recorded with every ledger entry (so the same inputs are
+never recorded twice, and a stale observation can be told from a fresh one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+
+import orjson
+
+from .checker import file_digest
+from .discovery import MANIFEST_NAME
+from .module import Module
+from .project import Project
+
+# files whose content can change what a module's tests do; docs and manifests cannot
+INPUT_SUFFIXES = (".py", ".pyi", ".pyx", ".cfg", ".ini", ".toml", ".json", ".yaml", ".yml")
+
+
+def _wanted(path: str) -> bool:
+    return path.endswith(INPUT_SUFFIXES) and posixpath.basename(path) != MANIFEST_NAME
+
+
+def _ancestor_conftests(project_files: frozenset[str], folder: str) -> list[str]:
+    found = []
+    while True:
+        candidate = "conftest.py" if folder in ("", ".") else f"{folder}/conftest.py"
+        if candidate in project_files:
+            found.append(candidate)
+        if folder in ("", "."):
+            return found
+        folder = posixpath.dirname(folder)
+
+
+def module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> list[str]:
+    """Source files of ``module`` (nested modules excluded) plus the files under ``paths``
+    (its tests or benchmarks) and every conftest.py above them, sorted and repo-relative."""
+    listing = project.listing
+    files = listing.file_set
+    nested = project.nested_paths(module)
+    chosen: set[str] = set()
+    for folder in (module.code_path, *paths):
+        if folder in files:  # a single test file
+            chosen.add(folder)
+            continue
+        chosen.update(p for p in listing.under(folder)
+                      if _wanted(p) and not any(p.startswith(n + "/") for n in nested if not folder.startswith(n)))
+        chosen.update(_ancestor_conftests(files, posixpath.dirname(folder) if folder != "." else "."))
+    return sorted(chosen)
+
+
+def input_digest(files: list[str], spec: dict) -> str:
+    """sha256 over each input file's path and content plus the measurement spec."""
+    h = hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
+    for path in files:
+        h.update(path.encode() + b"\0" + file_digest(path).encode() + b"\n")
+    return h.hexdigest()
+
+
+def coverage_spec(project: Project, module: Module) -> dict:
+    """What, besides file contents, defines a coverage measurement of ``module``."""
+    return {"kind": "coverage", "code": module.code_path, "paths": list(module.test_paths),
+            "omit": project.nested_paths(module)}
+
+
+def bench_spec(project: Project, module: Module) -> dict:
+    return {"kind": "bench", "code": module.code_path, "paths": list(module.bench_paths),
+            "omit": project.nested_paths(module)}

@@ -1,0 +1,17 @@
+"""One human line per finished measurement, e.g. ``coverage:memory ok 81.2% (3.1 s)``."""
+
+from __future__ import annotations
+
+
+def line(kind: str, module: str, entry: dict) -> str:
+    status = entry.get("status", "?")
+    if kind == "coverage":
+        value = entry.get("coverage")
+        shown = f"{value:.2f}%" if isinstance(value, (int, float)) else "no coverage"
+    else:
+        summary = entry.get("summary") or {}
+        p95 = summary.get("p95_ms")
+        shown = f"p95 {p95:.4g} ms ({summary.get('benchmark')})" if isinstance(p95, (int, float)) else "no benchmarks"
+    duration = entry.get("duration_s")
+    took = f" ({duration:.1f} s)" if isinstance(duration, (int, float)) else ""
+    return f"{kind}:{module} {status} {shown}{took}"

@@ -1,0 +1,63 @@
+"""Recording a measurement: the per-module result file, the ledger entry, the manifest block.
+
+Order matters for crash safety. The ledger entry is appended first (deduplicated by input
+digest), then the manifest is updated from the ledger's latest entry, then the per-module result
+(the doit target) is written. A kill between any two steps leaves the task without its saved
+state, so doit reruns it; the rerun appends nothing new for the same inputs and finishes the
+manifest update from the entry already recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import atomic, ledger, observed
+from .module import Module
+from .project import Project
+
+COVERAGE_LEDGER = "coverage.ndjson"
+BENCH_LEDGER = "bench.ndjson"
+
+
+def ledger_path(project: Project, name: str) -> Path:
+    return project.root / project.config.ledger_dir / name
+
+
+def result_path(project: Project, kind: str, module: Module) -> str:
+    """Repo-relative path of a module's latest result (a doit target, kept under ``.t4/``)."""
+    return f"{project.config.state_dir}/results/{kind}/{module.name}.json"
+
+
+def _append_or_find(path: Path, record: dict) -> dict:
+    """Append the record, or return the identical-input entry already there."""
+    if ledger.append(path, record):
+        return record
+    return ledger.latest(path, kind=record[ledger.KIND])[record[ledger.MODULE]]
+
+
+def record_coverage(project: Project, module: Module, result: dict, digest: str) -> dict:
+    values = {k: v for k, v in result.items() if k != "detail" or v}
+    record = ledger.new_record("coverage", module.name, values, digest,
+                               git_commit=ledger.git_head(project.root))
+    entry = _append_or_find(ledger_path(project, COVERAGE_LEDGER), record)
+    observed.set_coverage(project.root / module.manifest_path, project.state_dir() / "locks",
+                          entry.get(ledger.COVERAGE), entry[ledger.TS], entry[ledger.INPUT_DIGEST])
+    atomic.write_json(project.root / result_path(project, "coverage", module),
+                      {k: v for k, v in entry.items() if k != ledger.LINE})
+    return entry
+
+
+def record_bench(project: Project, module: Module, result: dict, environment: dict, digest: str) -> dict:
+    values = {k: v for k, v in result.items() if k != "detail" or v}
+    values["env_fingerprint"] = environment["fingerprint"]
+    values["env"] = environment["facts"]
+    record = ledger.new_record("bench", module.name, values, digest,
+                               git_commit=ledger.git_head(project.root))
+    entry = _append_or_find(ledger_path(project, BENCH_LEDGER), record)
+    if entry.get("summary"):
+        observed.set_bench(project.root / module.manifest_path, project.state_dir() / "locks",
+                           entry["summary"], entry[ledger.TS], entry["env_fingerprint"],
+                           entry[ledger.INPUT_DIGEST])
+    atomic.write_json(project.root / result_path(project, "bench", module),
+                      {k: v for k, v in entry.items() if k != ledger.LINE})
+    return entry
