@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 from doit.cmd_base import ModuleTaskLoader
+from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 
 from . import __version__, tasks
+from .project import load_cached
 from .config import ConfigError
 
 USAGE = f"""t4 {__version__}: module-quality pipeline for Python monorepos (a doit DAG)
@@ -25,7 +27,11 @@ usage: t4 [--root DIR] [doit command] [tasks...] [doit options]
   --root DIR   repository to work on (default: the current directory)
 
 Common commands:
-  t4                     run the default tasks ({', '.join(tasks.DEFAULT_TASKS)})
+  t4                     measure what is stale ({', '.join(tasks.MEASURE_TASKS)}), then validate
+  t4 coverage -n 4       measure coverage of every stale module, 4 at a time
+  t4 coverage:NAME       measure one module
+  t4 validate            rebuild derived files and run every check (never measures)
+  t4 coverage_gate --changed-since main   gate only modules changed since main
   t4 list                list T4's tasks for this repository
   t4 registry docmap     build docs/_generated/MODULE_REGISTRY.json and the documentation map
   t4 check_manifests     report every manifest problem (exit 1 when any)
@@ -54,6 +60,46 @@ def split_root(argv: list[str]) -> tuple[Path, list[str]]:
     return root, rest
 
 
+def _run_options() -> dict[str, bool]:
+    """doit ``run`` options by spelling → whether they take a value."""
+    spellings = {}
+    for opt in Run.cmd_options:
+        takes_value = opt.get("type") is not bool
+        if opt.get("short"):
+            spellings["-" + opt["short"]] = takes_value
+        if opt.get("long"):
+            spellings["--" + opt["long"]] = takes_value
+    return spellings
+
+
+def split_run_args(args: list[str]) -> tuple[list[str], list[str], list[str]] | None:
+    """``(command, run options, the rest)`` for a run; None for other doit commands."""
+    commands = {cmd.get_name() for cmd in DoitMain.DOIT_CMDS}
+    if args and args[0] in commands and args[0] != "run":
+        return None  # list, info, forget, ...: nothing to reorder
+    head = args[:1] if args[:1] == ["run"] else []
+    spellings = _run_options()
+    options, others, items = [], [], iter(args[len(head):])
+    for arg in items:
+        name = arg.split("=", 1)[0]
+        if name in spellings:
+            options.append(arg)
+            if spellings[name] and "=" not in arg:
+                options.extend(value for value in [next(items, None)] if value is not None)
+        elif not arg.startswith("--") and arg[:2] in spellings and spellings[arg[:2]]:
+            options.append(arg)  # attached short value: -n4
+        else:
+            others.append(arg)
+    return head, options, others
+
+
+def hoist_run_options(args: list[str]) -> list[str]:
+    """Allow ``t4 coverage bench -n 4``: doit reads options after a task name as that task's own
+    parameters, so doit's ``run`` options found there are moved in front of the task names."""
+    split = split_run_args(args)
+    return args if split is None else split[0] + split[1] + split[2]
+
+
 def _sigterm_as_interrupt(signum, frame):
     """A cancelled CI job sends SIGTERM: treat it as Ctrl-C so doit saves its state."""
     raise KeyboardInterrupt
@@ -69,14 +115,36 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(root)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        project = tasks.current()
-        namespace = {name: getattr(tasks, name) for name in dir(tasks) if name.startswith("task_")}
-        namespace["DOIT_CONFIG"] = tasks.doit_config(project)
+        namespace = _namespace()
     except ConfigError as exc:
         print(f"t4: {exc}", file=sys.stderr)
         return 2
     # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour
-    return DoitMain(ModuleTaskLoader(namespace), config_filenames=()).run(doit_args)
+    split = split_run_args(doit_args)
+    if split is not None and not split[2]:
+        return _measure_then_validate(split[1])
+    return _doit(namespace, hoist_run_options(doit_args))
+
+
+def _namespace() -> dict:
+    project = tasks.current()
+    namespace = {name: getattr(tasks, name) for name in dir(tasks) if name.startswith("task_")}
+    namespace["DOIT_CONFIG"] = tasks.doit_config(project)
+    return namespace
+
+
+def _doit(namespace: dict, args: list[str]) -> int:
+    # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour
+    return DoitMain(ModuleTaskLoader(namespace), config_filenames=()).run(args)
+
+
+def _measure_then_validate(options: list[str]) -> int:
+    """The default run in two doit runs: validate reads what measurement recorded, and doit
+    cannot order two independent branches of one run (with -n they would interleave)."""
+    measured = _doit(_namespace(), [*options, *tasks.MEASURE_TASKS])
+    load_cached.cache_clear()  # manifests and ledgers changed: load them again
+    validated = _doit(_namespace(), [*options, "validate"])
+    return max(measured, validated)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ class Config:
     bench_regression_threshold: float = 0.10
     # files whose change marks every module changed (for --changed-since)
     shared_files: tuple[str, ...] = ("conftest.py", "pyproject.toml")
+    # docs every module must have (relative to the module folder); they earn the docs points
+    required_docs: tuple[str, ...] = ("README.md",)
     # output folders, relative to the root
     generated_dir: str = "docs/_generated"
     ledger_dir: str = "manifests/.ledger"

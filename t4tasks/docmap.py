@@ -38,14 +38,15 @@ def context(registry: dict, generated_dir: str) -> dict:
     return {"modules": modules, "lanes": sorted(lanes.items())}
 
 
+def render_texts(root: Path, registry: dict, generated_dir: str) -> dict[str, str]:
+    """The two documents' text, keyed by file name (links relative to ``generated_dir``)."""
+    env = templates.environment(root)
+    ctx = context(registry, generated_dir)
+    return {output: env.get_template(template).render(**ctx) for output, template in OUTPUTS.items()}
+
+
 def render(root: Path, registry_path: Path, generated_dir: str) -> list[str]:
     """Write both files; return the ones whose content changed."""
     registry = orjson.loads(registry_path.read_bytes())
-    env = templates.environment(root)
-    ctx = context(registry, generated_dir)
-    changed = []
-    for output, template in OUTPUTS.items():
-        text = env.get_template(template).render(**ctx)
-        if atomic.write_text(root / generated_dir / output, text):
-            changed.append(output)
-    return changed
+    texts = render_texts(root, registry, generated_dir)
+    return [name for name, text in texts.items() if atomic.write_text(root / generated_dir / name, text)]

@@ -12,7 +12,7 @@ import posixpath
 
 import orjson
 
-from . import observed
+from . import bench, observed
 from .discovery import FileListing
 from .module import Module
 from .project import Project
@@ -54,6 +54,8 @@ def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> d
         "benchmarks": list(module.bench_paths),
         "docs": docs,
         "digest": manifest_digest(module),
+        "coverage_target": module.coverage_target,
+        "sla": {key.replace("latency_", ""): value for key, value in bench.sla_targets(module.manifest).items()},
     }
     if duplicate_of is not None:
         item["duplicate_of"] = duplicate_of

@@ -16,11 +16,13 @@ import orjson
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from . import __version__, atomic, docmap, registry, templates
+from . import (__version__, atomic, bench, bench_gate, changes, coverage, coverage_gate, docmap,
+               fingerprint, inputs, meta, progress, record, registry, templates, trends, validate)
 from .checker import ContentChecker
 from .project import Project, load_cached
 
-DEFAULT_TASKS = ["registry", "docmap", "check_manifests"]
+MEASURE_TASKS = ["coverage", "bench"]
+DEFAULT_TASKS = [*MEASURE_TASKS, "validate"]
 
 
 def doit_config(project: Project) -> dict:
@@ -68,9 +70,10 @@ def task_registry():
         atomic.write_json(project.root / target, data)
         print(f"{target}: {data['module_count']} modules")
 
+    # no file_dep on the manifests: recording an observation rewrites them, and that must not
+    # make the registry stale. The digest of the registry content (observations excluded) decides.
     return {
         "actions": [write],
-        "file_dep": project.manifest_paths,
         "targets": [target],
         "uptodate": [config_changed(_settings(project, registry=_digest(data)))],
         "verbosity": 2,
@@ -116,9 +119,228 @@ def task_check_manifests():
         return None
 
     schema_hash = templates.content_hash(Path(__file__).parent / "schema" / "module.manifest.schema.json")
+    manifests = {m.manifest_path: registry.manifest_digest(m) for m in project.modules + project.duplicates}
     return {
         "actions": [check],
-        "file_dep": project.manifest_paths,
-        "uptodate": [config_changed(_settings(project, schema=schema_hash))],
+        "uptodate": [config_changed(_settings(project, schema=schema_hash, manifests=manifests,
+                                              problems=[str(p) for p in project.problems]))],
+        "verbosity": 2,
+    }
+
+
+def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], spec: dict, measure) -> dict:
+    """One ``<kind>:<module>`` sub-task: measure in a subprocess, then record it."""
+    files = inputs.module_inputs(project, module, paths)
+
+    def run() -> None:
+        digest = inputs.input_digest(files, spec)
+        entry = measure(digest)
+        print(progress.line(kind, module.name, entry))
+
+    return {
+        "name": module.name,
+        "actions": [run],
+        "file_dep": files,
+        "targets": [record.result_path(project, kind, module)],
+        "uptodate": [config_changed(_settings(project, spec=spec, timeout=project.config.timeout))],
+        "doc": f"measure {module.name}'s {kind}",
+        "verbosity": 2,
+    }
+
+
+def task_coverage():
+    """Per-module coverage (pytest-cov in a subprocess) → coverage ledger + manifest."""
+    project = current()
+    for module in project.modules:
+        def measure(digest, module=module):
+            result = coverage.measure(project.root, module, omit=project.nested_paths(module),
+                                      timeout=project.config.timeout)
+            return record.record_coverage(project, module, result, digest)
+        yield _measured_task(project, "coverage", module, module.test_paths,
+                             inputs.coverage_spec(project, module), measure)
+
+
+def task_bench():
+    """Per-module benchmarks (pytest-benchmark in a subprocess) → bench ledger + manifest."""
+    project = current()
+    for module in project.modules:
+        if not module.bench_paths:
+            continue
+
+        def measure(digest, module=module):
+            result = bench.run(project.root, module, project.config.timeout)
+            environment = fingerprint.environment()
+            entry = record.record_bench(project, module, result, environment, digest)
+            earlier = bench_gate.history(project)[0].get(module.name, [])[:-1]
+            for row in bench.compare(entry, earlier, project.config.bench_regression_threshold):
+                print(f"  {row['explain']}")
+            return entry
+        yield _measured_task(project, "bench", module, module.bench_paths,
+                             inputs.bench_spec(project, module), measure)
+
+
+def _existing(project: Project, *relpaths: str) -> list[str]:
+    """Optional inputs: doit treats a missing file_dep as an error, so list only existing ones."""
+    return [p for p in relpaths if (project.root / p).is_file()]
+
+
+def _ledgers(project: Project) -> list[str]:
+    folder = project.config.ledger_dir
+    return _existing(project, f"{folder}/{record.COVERAGE_LEDGER}", f"{folder}/{record.BENCH_LEDGER}")
+
+
+def task_meta_registry():
+    """Fuse the registry with the latest ledger records → META_REGISTRY.json with health scores."""
+    project = current()
+    out = project.config.generated_dir
+    reg = registry.build(project)
+    docs = sorted({d for m in reg["modules"] for d in m["docs"]})
+
+    def write() -> None:
+        data = validate.build_meta(project)
+        atomic.write_json(project.root / out / meta.META_NAME, data)
+        summary = data["summary"]
+        print(f"{out}/{meta.META_NAME}: {summary['modules']} modules, average health {summary['avg_health']}")
+
+    return {
+        "actions": [write],
+        "file_dep": [f"{out}/{registry.REGISTRY_NAME}", *_ledgers(project), *docs],
+        "targets": [f"{out}/{meta.META_NAME}"],
+        "uptodate": [config_changed(_settings(project))],
+        "task_dep": ["registry"],
+        "verbosity": 2,
+        "clean": True,
+    }
+
+
+def task_trends():
+    """Daily coverage and p95 trends from the ledgers → trends/*.csv."""
+    project = current()
+    out = project.config.trends_dir
+
+    def write() -> None:
+        _, problems = trends.build(project.root / project.config.ledger_dir, project.root / out)
+        _report_problems(problems, "t4: warning: ledger lines skipped")
+
+    return {
+        "actions": [write],
+        "file_dep": _ledgers(project),
+        "targets": [f"{out}/{trends.COVERAGE_TREND}", f"{out}/{trends.BENCH_TREND}"],
+        "uptodate": [config_changed(_settings(project))],
+        "clean": True,
+    }
+
+
+def _selected(project: Project, changed_since: str):
+    if not changed_since:
+        return project.modules
+    return changes.changed_modules(project, changed_since)
+
+
+CHANGED_SINCE = {"name": "changed_since", "long": "changed-since", "type": str, "default": "",
+                 "help": "only modules whose code, tests or manifest changed since this git ref"}
+
+
+def task_coverage_gate():
+    """Fail when a module is below its coverage target, unmeasured, stale or failing."""
+    project = current()
+
+    def gate(changed_since: str, ratchet: bool):
+        try:
+            modules = _selected(project, changed_since)
+        except changes.ChangesError as exc:
+            return TaskFailed(str(exc))
+        verdicts, problems = coverage_gate.run(project, modules, ratchet=ratchet)
+        _report_problems(problems, "t4: warning: ledger lines skipped")
+        for verdict in verdicts:
+            print(verdict.line())
+        failed = [v for v in verdicts if v.failed]
+        print(f"coverage gate: {len(verdicts) - len(failed)} of {len(verdicts)} modules pass")
+        return TaskFailed(f"{len(failed)} module(s) fail the coverage gate") if failed else None
+
+    return {
+        "actions": [gate],
+        "params": [CHANGED_SINCE, {"name": "ratchet", "long": "ratchet", "type": bool, "default": False,
+                                   "help": "also fail a module whose coverage dropped below its last value"}],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
+def task_bench_gate():
+    """Fail when a benchmarked module misses its SLA, regresses, or is unmeasured or stale."""
+    project = current()
+
+    def gate(changed_since: str):
+        try:
+            modules = [m for m in _selected(project, changed_since) if m.bench_paths]
+        except changes.ChangesError as exc:
+            return TaskFailed(str(exc))
+        verdicts, problems = bench_gate.run(project, modules)
+        _report_problems(problems, "t4: warning: ledger lines skipped")
+        for verdict in verdicts:
+            print(verdict.line())
+        failed = [v for v in verdicts if v.failed]
+        print(f"bench gate: {len(verdicts) - len(failed)} of {len(verdicts)} modules pass")
+        return TaskFailed(f"{len(failed)} module(s) fail the bench gate") if failed else None
+
+    return {"actions": [gate], "params": [CHANGED_SINCE], "uptodate": [False], "verbosity": 2}
+
+
+def _check_task(name: str, doc: str):
+    def creator():
+        project = current()
+
+        def run():
+            result = getattr(validate, f"check_{name}")(project)
+            for problem in result.problems:
+                print(problem)
+            print(f"{name}: {result.status}" + (f" ({result.reason})" if result.reason else ""))
+            return TaskFailed(f"{len(result.problems)} problem(s)") if result.status == "fail" else None
+
+        return {"actions": [run], "uptodate": [False], "verbosity": 2, "doc": doc}
+    creator.__doc__ = doc
+    return creator
+
+
+task_docs_check = _check_task("docs", "Check module docs: front matter, relative links and anchors, required docs.")
+task_ledger_check = _check_task("ledger", "Check that every observed value in a manifest matches its ledger record.")
+
+
+def task_validate():
+    """Run every check and write docs/_generated/VALIDATION_REPORT.{json,md}; fail when any fails."""
+    project = current()
+    out = project.config.generated_dir
+    module_files = sorted({f for m in project.modules
+                           for f in inputs.module_inputs(project, m, (*m.test_paths, *m.bench_paths))})
+    reg = registry.build(project)
+    docs = sorted({d for m in reg["modules"] for d in m["docs"]})
+    generated = [f"{out}/{registry.REGISTRY_NAME}", *(f"{out}/{n}" for n in docmap.OUTPUTS),
+                 f"{out}/{meta.META_NAME}",
+                 f"{project.config.trends_dir}/{trends.COVERAGE_TREND}",
+                 f"{project.config.trends_dir}/{trends.BENCH_TREND}"]
+
+    def run(strict: bool):
+        results = validate.run(project, strict=strict)
+        data = validate.report(results)
+        validate.write(project, data)
+        for result in results:
+            print(f"{result.name:<10} {result.status}" + (f"  ({result.reason})" if result.reason else ""))
+            for problem in result.problems[:50]:
+                print(f"    {problem}")
+            if len(result.problems) > 50:
+                print(f"    ... {len(result.problems) - 50} more in {out}/{validate.REPORT_MD}")
+        summary = data["summary"]
+        print(f"validate: {summary['pass']} passed, {summary['fail']} failed, {summary['skipped']} skipped")
+        return None if data["ok"] else TaskFailed(f"{summary['fail']} check(s) failed")
+
+    return {
+        "actions": [run],
+        "params": [{"name": "strict", "long": "strict", "type": bool, "default": False,
+                    "help": "stop at the first failing check"}],
+        "task_dep": ["registry", "docmap", "meta_registry", "trends"],
+        "file_dep": [*generated, *project.manifest_paths, *_ledgers(project), *docs, *module_files],
+        "targets": [f"{out}/{validate.REPORT_JSON}", f"{out}/{validate.REPORT_MD}"],
+        "uptodate": [config_changed(_settings(project))],
         "verbosity": 2,
     }

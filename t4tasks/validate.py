@@ -1,0 +1,183 @@
+"""The validation checkpoint: every check, one report, an exit code that says why.
+
+``validate`` never measures and never rewrites a manifest or a ledger: it compares what is
+recorded and generated with what the inputs say now. The list of checks is fixed, so reports are
+comparable run to run; a check with nothing to look at is ``skipped`` with a reason, never a
+silent pass. The report holds no wall-clock time, so an unchanged repository gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from . import (atomic, bench_gate, coverage_gate, docmap, docs_check, ledger, ledger_check,
+               meta, record, registry, trends)
+from .problems import Problem
+from .project import Project
+
+REPORT_JSON = "VALIDATION_REPORT.json"
+REPORT_MD = "VALIDATION_REPORT.md"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: str = "pass"                       # pass | fail | skipped
+    problems: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"name": self.name, "status": self.status, "problems": self.problems, "counts": self.counts}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def _result(name: str, problems: list[Problem], **counts: int) -> CheckResult:
+    texts = [str(p) for p in sorted(problems)]
+    return CheckResult(name, "fail" if texts else "pass", texts, {"problems": len(texts), **counts})
+
+
+def _same_file(project: Project, relpath: str, expected: bytes) -> list[Problem]:
+    path = project.root / relpath
+    if not path.exists():
+        return [Problem(relpath, "missing: run `t4` to generate it")]
+    if path.read_bytes() != expected:
+        return [Problem(relpath, "out of date or edited by hand: it differs from what its inputs generate")]
+    return []
+
+
+def check_manifests(project: Project) -> CheckResult:
+    return _result("manifests", project.all_problems(), manifests=len(project.manifest_paths))
+
+
+def check_registry(project: Project) -> CheckResult:
+    out = project.config.generated_dir
+    data = registry.build(project)
+    problems = _same_file(project, f"{out}/{registry.REGISTRY_NAME}", atomic.dumps_json(data))
+    for name, text in docmap.render_texts(project.root, data, out).items():
+        problems += _same_file(project, f"{out}/{name}", text.encode("utf-8"))
+    return _result("registry", problems, modules=data["module_count"])
+
+
+def build_meta(project: Project) -> dict:
+    cov_latest = _latest(project, record.COVERAGE_LEDGER, "coverage")
+    bench_latest = _latest(project, record.BENCH_LEDGER, "bench")
+    return meta.build(project.root, registry.build(project), cov_latest, bench_latest,
+                      project.config.lanes, project.config.required_docs)
+
+
+def _latest(project: Project, name: str, kind: str) -> dict[str, dict]:
+    path = record.ledger_path(project, name)
+    return ledger.latest(path, kind=kind) if path.exists() else {}
+
+
+def check_meta(project: Project) -> CheckResult:
+    relpath = f"{project.config.generated_dir}/{meta.META_NAME}"
+    data = build_meta(project)
+    return _result("meta", _same_file(project, relpath, atomic.dumps_json(data)),
+                   modules=data["summary"]["modules"])
+
+
+def check_trends(project: Project) -> CheckResult:
+    ledger_dir = project.root / project.config.ledger_dir
+    with tempfile.TemporaryDirectory() as tmp:
+        _, problems = trends.build(ledger_dir, Path(tmp))
+        for name in (trends.COVERAGE_TREND, trends.BENCH_TREND):
+            problems += _same_file(project, f"{project.config.trends_dir}/{name}", (Path(tmp) / name).read_bytes())
+    return _result("trends", problems)
+
+
+def check_docs(project: Project) -> CheckResult:
+    reg = registry.build(project)
+    files = sorted({d for m in reg["modules"] for d in m["docs"] if d.endswith(".md")})
+    problems = docs_check.check(project.root, files, project.listing.file_set)
+    for m in project.modules:
+        problems += docs_check.required_docs(m.path, project.config.required_docs, project.listing.file_set)
+    return _result("docs", problems, files=len(files))
+
+
+def check_ledger(project: Project) -> CheckResult:
+    ledger_dir = project.root / project.config.ledger_dir
+    manifests = {m.manifest_path: m.manifest for m in project.modules}
+    problems = ledger_check.check_observations(project.root, manifests, ledger_dir)
+    if ledger_dir.is_dir():
+        problems += ledger_check.check_chains(ledger_dir)
+    return _result("ledger", problems, manifests=len(manifests))
+
+
+def check_coverage(project: Project) -> CheckResult:
+    verdicts, problems = coverage_gate.run(project, project.modules)
+    problems += [Problem(project.by_name[v.module].manifest_path,
+                         f"coverage {v.status}: {' '.join(v.numbers().split())}" + (f" ({v.detail})" if v.detail else ""))
+                 for v in verdicts if v.failed]
+    return _result("coverage", problems, modules=len(verdicts),
+                   passed=sum(v.status == "pass" for v in verdicts))
+
+
+def check_bench(project: Project) -> CheckResult:
+    benched = [m for m in project.modules if m.bench_paths]
+    if not benched:
+        return CheckResult("bench", "skipped", reason="no module has benchmarks", counts={"modules": 0})
+    verdicts, problems = bench_gate.run(project, benched)
+    problems += [Problem(project.by_name[v.module].manifest_path, f"bench {v.status}: {v.detail}")
+                 for v in verdicts if v.failed]
+    return _result("bench", problems, modules=len(verdicts))
+
+
+CHECKS: tuple[Callable[[Project], CheckResult], ...] = (
+    check_manifests, check_registry, check_meta, check_docs, check_ledger, check_coverage,
+    check_bench, check_trends,
+)
+
+
+def run(project: Project, strict: bool = False) -> list[CheckResult]:
+    """Run every check in a fixed order; with ``strict``, later checks are skipped after a failure."""
+    results: list[CheckResult] = []
+    for check in CHECKS:
+        name = check.__name__.removeprefix("check_")
+        if strict and any(r.status == "fail" for r in results):
+            results.append(CheckResult(name, "skipped", reason="--strict: an earlier check failed"))
+            continue
+        try:
+            results.append(check(project))
+        except Exception as exc:  # a broken check is a failed check, reported, never a silent pass
+            results.append(CheckResult(name, "fail", [f"check crashed: {type(exc).__name__}: {exc}"]))
+    return results
+
+
+def report(results: list[CheckResult]) -> dict:
+    summary = {status: sum(r.status == status for r in results) for status in ("pass", "fail", "skipped")}
+    return {"schema_version": "t4.validation/1", "ok": summary["fail"] == 0,
+            "summary": {**summary, "checks": len(results)}, "checks": [r.as_dict() for r in results]}
+
+
+def markdown(data: dict) -> str:
+    lines = ["# Validation report", "",
+             f"**{'PASS' if data['ok'] else 'FAIL'}**: {data['summary']['pass']} passed, "
+             f"{data['summary']['fail']} failed, {data['summary']['skipped']} skipped "
+             f"of {data['summary']['checks']} checks.", "",
+             "| Check | Status | Problems |", "|---|---|---|"]
+    for check in data["checks"]:
+        lines.append(f"| {check['name']} | {check['status']} | {len(check['problems'])} |")
+    for check in data["checks"]:
+        if check["problems"] or check.get("reason"):
+            lines += ["", f"## {check['name']}: {check['status']}", ""]
+            if check.get("reason"):
+                lines.append(f"_{check['reason']}_")
+            lines += [f"- `{p}`" for p in check["problems"][:200]]
+            if len(check["problems"]) > 200:
+                lines.append(f"- … and {len(check['problems']) - 200} more (see {REPORT_JSON})")
+    return "\n".join(lines) + "\n"
+
+
+def write(project: Project, data: dict) -> None:
+    out = project.root / project.config.generated_dir
+    atomic.write_bytes(out / REPORT_JSON, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    atomic.write_text(out / REPORT_MD, markdown(data))
