@@ -106,11 +106,12 @@ def check_git_range(root: Path, rev_range: str, manifest_glob: str = "**/module.
         commits = [line.split() for line in _git(root, "rev-list", "--parents", rev_range, "--").splitlines()]
     except subprocess.CalledProcessError as exc:
         return [Problem(f"git range {rev_range}", exc.stderr.decode(errors="replace").strip())]
-    shorts = _git(root, "rev-parse", "--short", *(sha for sha, *_ in commits)).split() if commits else []
     problems: list[Problem] = []
-    for (sha, *parents), short in zip(commits, shorts, strict=True):
-        problems += [Problem(f"commit {short}", message) for message in
-                     _check_commit(root, sha, parents or [EMPTY_TREE], manifest_glob, ledger_dir_rel)]
+    for sha, *parents in commits:
+        messages = _check_commit(root, sha, parents or [EMPTY_TREE], manifest_glob, ledger_dir_rel)
+        if messages:
+            short = _git(root, "rev-parse", "--short", sha).strip()
+            problems += [Problem(f"commit {short}", message) for message in messages]
     return problems
 
 

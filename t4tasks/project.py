@@ -6,6 +6,7 @@ parses each manifest and resolves each module exactly once.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import posixpath
 from dataclasses import dataclass
@@ -64,11 +65,21 @@ class Project:
         """Every manifest problem: unusable manifests first-class, schema violations too."""
         return sorted(self.problems + self.schema_problems())
 
+    @functools.cached_property
+    def _module_paths(self) -> list[str]:
+        return sorted({m.path for m in self.modules})
+
     def nested_paths(self, module: Module) -> list[str]:
         """Folders of other modules inside this module's folder: their files are theirs, not ours."""
         prefix = "" if module.path == "." else module.path + "/"
-        return sorted(m.path for m in self.modules if m is not module and m.path != module.path
-                      and m.path.startswith(prefix))
+        paths = self._module_paths
+        found = []
+        for path in paths[bisect.bisect_left(paths, prefix):]:
+            if not path.startswith(prefix):
+                break
+            if path != module.path:
+                found.append(path)
+        return found
 
     def state_dir(self) -> Path:
         """``.t4/`` (or the configured folder), created with a .gitignore so it is never committed."""

@@ -17,7 +17,8 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from . import (__version__, atomic, bench, bench_gate, changes, coverage, coverage_gate, docmap,
-               fingerprint, inputs, meta, progress, record, registry, templates, trends, validate)
+               fingerprint, inputs, ledger_check, meta, prod_tag, progress, record, registry,
+               templates, trends, validate)
 from .checker import ContentChecker
 from .project import Project, load_cached
 
@@ -304,7 +305,43 @@ def _check_task(name: str, doc: str):
 
 
 task_docs_check = _check_task("docs", "Check module docs: front matter, relative links and anchors, required docs.")
-task_ledger_check = _check_task("ledger", "Check that every observed value in a manifest matches its ledger record.")
+
+
+def task_ledger_check():
+    """Check observed values against ledger records and the hash chain; --range BASE..HEAD checks
+    that every commit changing an observed block also adds its ledger record."""
+    project = current()
+
+    def check(rev_range: str):
+        result = validate.check_ledger(project)
+        problems = list(result.problems)
+        if rev_range:
+            problems += [str(p) for p in ledger_check.check_git_range(
+                project.root, rev_range, ledger_dir_rel=project.config.ledger_dir)]
+        for problem in problems:
+            print(problem)
+        print(f"ledger: {'fail' if problems else 'pass'}")
+        return TaskFailed(f"{len(problems)} problem(s)") if problems else None
+
+    return {"actions": [check], "uptodate": [False], "verbosity": 2,
+            "params": [{"name": "rev_range", "long": "range", "type": str, "default": "",
+                        "help": "git range BASE..HEAD: check every commit in it (merges included)"}]}
+
+
+def task_tag_prod():
+    """Tag HEAD (default v0.01-prod) when the tree is clean and every check passes."""
+    project = current()
+
+    def run(name: str):
+        try:
+            print(prod_tag.tag(project, name))
+        except prod_tag.TagRefused as exc:
+            return TaskFailed(f"tag_prod refused: {exc}")
+        return None
+
+    return {"actions": [run], "uptodate": [False], "verbosity": 2,
+            "params": [{"name": "name", "long": "name", "type": str, "default": prod_tag.DEFAULT_TAG,
+                        "help": "tag name"}]}
 
 
 def task_validate():
