@@ -27,7 +27,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import orjson
 
 from t4tasks.fingerprint import package_versions
@@ -35,7 +34,7 @@ from t4tasks.module import Module
 
 # 21 evenly spaced quantiles (0, 5, ..., 100 %): enough shape for a rank test, small enough that
 # a ledger line stays a few hundred bytes per benchmark.
-SKETCH_PERCENTILES = np.linspace(0.0, 100.0, 21)
+SKETCH_PERCENTILES = tuple(5.0 * i for i in range(21))
 
 # pytest exit codes (pytest.ExitCode) that map onto a status of their own.
 _EXIT_OK, _EXIT_TESTS_FAILED, _EXIT_INTERRUPTED, _EXIT_NO_TESTS = 0, 1, 2, 5
@@ -132,6 +131,8 @@ def summarize(benchmarks: list[dict]) -> dict | None:
 
 def benchmark_stats(name: str, rounds_seconds: Sequence[float]) -> dict:
     """Statistics of one benchmark from its per-round timings (seconds per iteration)."""
+    import numpy as np  # here, not at the top: `t4 list` must not pay numpy's import time
+
     data = np.asarray(rounds_seconds, dtype=np.float64) * 1e6
     if data.size == 0:
         raise ValueError(f"benchmark {name!r} has no rounds")

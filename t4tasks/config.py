@@ -63,7 +63,11 @@ class Config:
 
     def digest(self) -> str:
         """A stable hash of every setting: tasks rerun when configuration changes."""
-        return hashlib.sha256(orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)).hexdigest()
+        cached = self.__dict__.get("_digest")
+        if cached is None:  # computed once: every task's up-to-date check asks for it
+            cached = hashlib.sha256(orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)).hexdigest()
+            object.__setattr__(self, "_digest", cached)
+        return cached
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
@@ -75,12 +79,21 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        if key.endswith("_patterns"):
+            for pattern in value:
+                try:
+                    pattern.format(path="p", name="n", name_path="n")
+                except (KeyError, IndexError, ValueError) as exc:
+                    raise ConfigError(f"{where}: {pattern!r}: unknown placeholder {exc}; "
+                                      "use {path}, {name} or {name_path}") from None
         return tuple(value)
     if isinstance(default, dict):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table of lane = percent, got {value!r}")
         merged = dict(default)
         for lane, target in value.items():
+            if lane not in DEFAULT_LANE_TARGETS:
+                raise ConfigError(f"{where}.{lane}: unknown lane (known: {', '.join(DEFAULT_LANE_TARGETS)})")
             if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 <= target <= 100:
                 raise ConfigError(f"{where}.{lane}: expected a percentage 0-100, got {target!r}")
             merged[lane] = float(target)
@@ -91,8 +104,8 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
         return float(value)
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
-    if key.endswith("_dir") and not is_inside(value):
-        raise ConfigError(f"{where}: {value!r} must be a relative path inside the repository")
+    if key.endswith("_dir") and (not is_inside(value) or PurePosixPath(value) == PurePosixPath(".")):
+        raise ConfigError(f"{where}: {value!r} must be a folder inside the repository (not its root)")
     return value
 
 
@@ -130,7 +143,10 @@ def load(root: Path) -> Config:
         print(f"t4: warning: {path.name}: not valid TOML ({exc}); using default [tool.t4] settings",
               file=sys.stderr)
         return Config()
-    table = data.get("tool", {}).get("t4", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path.name}: tool: expected a table, got {tool!r}")
+    table = tool.get("t4", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path.name}: tool.t4: expected a table")
     try:

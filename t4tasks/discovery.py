@@ -14,8 +14,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
-
 MANIFEST_NAME = "module.manifest.json"
 
 SKIP_DIRS = frozenset({
@@ -65,10 +63,14 @@ def _git(root: Path, *args: str) -> list[str] | None:
 def _walk(root: Path) -> list[str]:
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
         rel = os.path.relpath(dirpath, root)
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        found.extend(prefix + name for name in filenames)
+        # a symlinked folder is listed as one entry, as git does, and never followed: the
+        # safe-path check then sees it (and where it points) instead of silently missing it
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and d not in links
+                             and not d.endswith(".egg-info"))
+        found.extend(prefix + name for name in (*filenames, *links))
     return found
 
 
@@ -87,6 +89,12 @@ def list_files(root: Path) -> FileListing:
 
 def find_manifests(listing: FileListing, globs: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
     """Manifest paths among the listed files (tracked ones only in git), sorted."""
+    names = {g[3:] for g in globs if g.startswith("**/") and not any(c in g[3:] for c in "*?[/!")}
+    if len(names) == len(globs) and not exclude:
+        # the common case, "**/module.manifest.json": a name comparison, no pattern engine
+        return [p for p in listing.tracked if p.rsplit("/", 1)[-1] in names]
+    import pathspec
+
     wanted = pathspec.GitIgnoreSpec.from_lines(globs)
     unwanted = pathspec.GitIgnoreSpec.from_lines(exclude)
     return [p for p in listing.tracked if wanted.match_file(p) and not unwanted.match_file(p)]

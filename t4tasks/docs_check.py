@@ -19,13 +19,11 @@ import json
 import posixpath
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
-
-import jsonschema
-import yaml
 
 from .problems import Problem
 
@@ -40,7 +38,10 @@ INLINE_LINK = re.compile(
     r"\[(?:[^\[\]]|\[[^\]]*\])*\]"                              # [text], one level of nested []
     r"\(\s*(<[^>]*>|[^\s)]+)(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"  # (target "optional title")
 )
-REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)")
+REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:\s*(<[^>]*>|\S+)")  # not a [^1]: footnote
+COMMENT_BLOCK = re.compile(r"^ {0,3}<!--")
+INLINE_COMMENT = re.compile(r"<!--.*?-->")
+UNDERSCORE_EMPHASIS = re.compile(r"(?<![^\W_])(_+)(?=\S)(.+?)(?<=\S)\1(?![^\W_])")  # _x_, __x__; not snake_case
 HTML_ANCHOR = re.compile(r"<a\s[^>]*?\b(?:name|id)\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 HTML_TAG = re.compile(r"<[^>]+>")
 LINK_TEXT = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -55,21 +56,44 @@ def schema() -> dict[str, Any]:
 
 
 @functools.cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator():
+    import jsonschema  # imported on first use: start-up time matters for every t4 run
+
     # without a format checker "format": "date" is only an annotation and "yesterday" would pass
     return jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
+@dataclass
+class _Repo:
+    """The repository as one run sees it, with what is worth computing once per run rather than
+    once per link: a heavily linked doc's anchors, and whether a linked path really stays inside."""
+
+    root: Path
+    all_files: frozenset[str]
+    anchors: dict[str, frozenset[str]] = field(default_factory=dict)
+    inside: dict[str, bool] = field(default_factory=dict)
+
+    @functools.cached_property
+    def real_root(self) -> Path:
+        return self.root.resolve()
+
+    def stays_inside(self, relpath: str) -> bool:
+        """False when a symlink on the way leads out of the root."""
+        if relpath not in self.inside:
+            self.inside[relpath] = (self.root / relpath).resolve().is_relative_to(self.real_root)
+        return self.inside[relpath]
+
+
 def check(root: Path, files: list[str], all_files: frozenset[str]) -> list[Problem]:
     """Every problem in ``files`` (repo-relative Markdown paths), sorted by file and line."""
-    anchors: dict[str, frozenset[str]] = {}  # shared so a heavily linked doc is parsed once
-    problems = [problem for relpath in files for problem in _check_file(root, relpath, all_files, anchors)]
+    repo = _Repo(root, all_files)
+    problems = [problem for relpath in files for problem in _check_file(repo, relpath)]
     return sorted(problems, key=lambda p: (p.path, p.line or 0, p.message))
 
 
 def check_file(root: Path, relpath: str, all_files: frozenset[str]) -> list[Problem]:
     """Problems in one Markdown file: encoding, front matter, broken links and anchors."""
-    return _check_file(root, relpath, all_files, {})
+    return _check_file(_Repo(root, all_files), relpath)
 
 
 def required_docs(module_path: str, required: tuple[str, ...], all_files: frozenset[str]) -> list[Problem]:
@@ -87,10 +111,9 @@ def required_docs(module_path: str, required: tuple[str, ...], all_files: frozen
     ]
 
 
-def _check_file(root: Path, relpath: str, all_files: frozenset[str],
-                anchors: dict[str, frozenset[str]]) -> list[Problem]:
+def _check_file(repo: _Repo, relpath: str) -> list[Problem]:
     try:
-        raw = (root / relpath).read_bytes()
+        raw = (repo.root / relpath).read_bytes()
     except OSError as exc:
         return [Problem(relpath, f"cannot read: {exc.strerror}")]
     try:
@@ -100,9 +123,9 @@ def _check_file(root: Path, relpath: str, all_files: frozenset[str],
         return [Problem(relpath, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})", line)]
     lines = _lines(text)
     body, problems = _front_matter(relpath, lines)
-    anchors[relpath] = _anchor_set(lines, body)
+    repo.anchors[relpath] = _anchor_set(lines, body)
     for number, target in _links(lines, body):
-        reason = _broken(root, relpath, target, all_files, anchors)
+        reason = _broken(repo, relpath, target)
         if reason:
             problems.append(Problem(relpath, f"broken link: {target} ({reason})", number))
     return problems
@@ -125,6 +148,8 @@ def _front_matter_end(lines: list[str]) -> int | None:
 
 def _front_matter(relpath: str, lines: list[str]) -> tuple[int, list[Problem]]:
     """Parse and validate the front matter; return the index of the first body line and problems."""
+    import yaml  # imported on first use: start-up time matters for every t4 run
+
     end = _front_matter_end(lines)
     if end is None:
         if lines[0].rstrip() == "---":
@@ -167,9 +192,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _outside_fences(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for body lines that are not inside a fenced code block."""
+def _markdown_lines(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) for body lines GitHub renders as Markdown: not inside a fenced
+    code block, not inside an HTML comment block (``<!-- ... -->`` opening a line)."""
     fence = ""
+    in_comment = False
     for index in range(start, len(lines)):
         line = lines[index]
         opening = FENCE.match(line)
@@ -177,16 +204,20 @@ def _outside_fences(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
             # a fence closes with the same character, at least as long, and nothing after it
             if opening and opening[1][0] == fence[0] and len(opening[1]) >= len(fence) and not line[opening.end():].strip():
                 fence = ""
+        elif in_comment:
+            in_comment = "-->" not in line
         elif opening:
             fence = opening[1]
+        elif COMMENT_BLOCK.match(line):
+            in_comment = "-->" not in line
         else:
             yield index + 1, line
 
 
 def _links(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
     """(line number, target) of every inline link, image and reference definition outside code."""
-    for number, line in _outside_fences(lines, start):
-        prose = CODE_SPAN.sub("", line)
+    for number, line in _markdown_lines(lines, start):
+        prose = INLINE_COMMENT.sub("", CODE_SPAN.sub("", line))
         for match in INLINE_LINK.finditer(prose):
             yield number, match[1].strip("<>")
         definition = REFERENCE_DEFINITION.match(prose)
@@ -194,8 +225,7 @@ def _links(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
             yield number, definition[1].strip("<>")
 
 
-def _broken(root: Path, relpath: str, target: str, all_files: frozenset[str],
-            anchors: dict[str, frozenset[str]]) -> str | None:
+def _broken(repo: _Repo, relpath: str, target: str) -> str | None:
     """Why ``target`` (linked from ``relpath``) leads nowhere, or None when it works or is external."""
     if EXTERNAL.match(target):
         return None
@@ -206,19 +236,19 @@ def _broken(root: Path, relpath: str, target: str, all_files: frozenset[str],
         if resolved == ".." or resolved.startswith("../"):
             return "outside the repository root"
         resolved = "" if resolved == "." else resolved
-        if resolved not in all_files and resolved not in _directories(all_files):
+        if resolved not in repo.all_files and resolved not in _directories(repo.all_files):
             return "no such file"
-        if not (root / resolved).resolve().is_relative_to(root.resolve()):
+        if not repo.stays_inside(resolved):
             return "symlink outside the repository root"
     else:
         resolved = relpath
     if not anchor:
         return None
-    if path and not (resolved in all_files and resolved.lower().endswith(MARKDOWN_SUFFIXES)):
+    if path and not (resolved in repo.all_files and resolved.lower().endswith(MARKDOWN_SUFFIXES)):
         return None  # folders and other files (code) have line anchors on GitHub, not heading anchors
-    if resolved not in anchors:
-        anchors[resolved] = _read_anchors(root / resolved)
-    if unquote(anchor).lower() not in anchors[resolved]:
+    if resolved not in repo.anchors:
+        repo.anchors[resolved] = _read_anchors(repo.root / resolved)
+    if unquote(anchor).lower() not in repo.anchors[resolved]:
         return f"no heading #{anchor} in {resolved}"
     return None
 
@@ -238,7 +268,7 @@ def _anchor_set(lines: list[str], start: int) -> frozenset[str]:
     seen: dict[str, int] = {}
     found = set()
     previous: tuple[int, str] | None = None
-    for number, line in _outside_fences(lines, start):
+    for number, line in _markdown_lines(lines, start):
         found.update(name.lower() for name in HTML_ANCHOR.findall(line))
         heading = ATX_HEADING.match(line)
         if heading:
@@ -251,16 +281,22 @@ def _anchor_set(lines: list[str], start: int) -> frozenset[str]:
 
 
 def _slug(heading: str) -> str:
-    """GitHub's slug of a heading's rendered text: code spans keep their content, link and HTML
-    markup goes, then lowercase, punctuation dropped, each space becomes '-' (not collapsed)."""
+    """GitHub's slug of a heading's rendered text: lowercase, punctuation dropped, each space
+    becomes '-' (not collapsed). Code spans keep their content verbatim, so ``__init__`` survives."""
     parts = []
     position = 0
     for span in CODE_SPAN.finditer(heading):
-        parts.append(HTML_TAG.sub("", LINK_TEXT.sub(r"\1", heading[position:span.start()])))
+        parts.append(_rendered(heading[position:span.start()]))
         parts.append(span[2])
         position = span.end()
-    parts.append(HTML_TAG.sub("", LINK_TEXT.sub(r"\1", heading[position:])))
+    parts.append(_rendered(heading[position:]))
     return NOT_SLUG.sub("", "".join(parts).strip().lower()).replace(" ", "-")
+
+
+def _rendered(markdown: str) -> str:
+    """Inline Markdown (outside code) reduced to its visible text: links and images to their
+    text, HTML tags and '_' emphasis markers gone ('*' markers are punctuation, dropped anyway)."""
+    return UNDERSCORE_EMPHASIS.sub(r"\2", HTML_TAG.sub("", LINK_TEXT.sub(r"\1", markdown)))
 
 
 def _unique(slug: str, seen: dict[str, int]) -> str:

@@ -41,7 +41,7 @@ def module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> l
     (its tests or benchmarks) and every conftest.py above them, sorted and repo-relative."""
     listing = project.listing
     files = listing.file_set
-    nested = project.nested_paths(module)
+    nested = project.excluded_paths(module)
     chosen: set[str] = set()
     for folder in (module.code_path, *paths):
         if folder in files:  # a single test file

@@ -81,6 +81,13 @@ class Project:
                 found.append(path)
         return found
 
+    def excluded_paths(self, module: Module) -> list[str]:
+        """Folders inside ``module`` whose files are not its own: nested modules and T4's outputs
+        (a module at the root must not count its generated registry as docs or inputs)."""
+        cfg = self.config
+        outputs = [posixpath.normpath(d) for d in (cfg.generated_dir, cfg.ledger_dir, cfg.trends_dir, cfg.state_dir)]
+        return sorted(set(self.nested_paths(module) + outputs))
+
     def state_dir(self) -> Path:
         """``.t4/`` (or the configured folder), created with a .gitignore so it is never committed."""
         path = self.root / self.config.state_dir

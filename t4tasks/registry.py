@@ -28,7 +28,7 @@ def manifest_digest(module: Module) -> str:
     return hashlib.sha256(orjson.dumps(observed.strip(module.manifest), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def docs_of(listing: FileListing, module: Module, nested: list[str]) -> list[str]:
+def docs_of(listing: FileListing, module: Module, excluded: list[str]) -> list[str]:
     """Doc files at the top of the module folder and anywhere in its docs folder."""
     top = "" if module.path == "." else module.path
     docs_dirs = {posixpath.join(module.path, "docs") if module.path != "." else "docs"}
@@ -38,7 +38,7 @@ def docs_of(listing: FileListing, module: Module, nested: list[str]) -> list[str
              if posixpath.dirname(p) == top and p.endswith(DOC_SUFFIXES)}
     for folder in docs_dirs:
         found.update(p for p in listing.under(folder) if p.endswith(DOC_SUFFIXES))
-    return sorted(p for p in found if not any(p.startswith(n + "/") for n in nested))
+    return sorted(p for p in found if not any(p.startswith(n + "/") for n in excluded))
 
 
 def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> dict:
@@ -65,10 +65,10 @@ def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> d
 def build(project: Project) -> dict:
     """The registry document for a project."""
     listing = project.listing
-    entries = [entry(m, docs_of(listing, m, project.nested_paths(m))) for m in project.modules]
+    entries = [entry(m, docs_of(listing, m, project.excluded_paths(m))) for m in project.modules]
     for dup in project.duplicates:
         owner = project.by_name.get(dup.name) or next(
             m for m in project.modules if m.name.casefold() == dup.name.casefold())
-        entries.append(entry(dup, docs_of(listing, dup, project.nested_paths(dup)), owner.manifest_path))
+        entries.append(entry(dup, docs_of(listing, dup, project.excluded_paths(dup)), owner.manifest_path))
     entries.sort(key=lambda e: (e["name"].casefold(), e["name"], e["manifest"]))
     return {"schema_version": SCHEMA_VERSION, "module_count": len(entries), "modules": entries}

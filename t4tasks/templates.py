@@ -11,8 +11,6 @@ import functools
 import hashlib
 from pathlib import Path
 
-import jinja2
-
 
 @functools.cache
 def packaged_dir() -> Path:
@@ -35,7 +33,9 @@ def content_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def environment(root: Path) -> jinja2.Environment:
+def environment(root: Path):
+    import jinja2  # imported on first use: start-up time matters for every t4 run
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(root / "templates"), str(packaged_dir())]),
         undefined=jinja2.StrictUndefined,

@@ -1,0 +1,118 @@
+"""``t4``: doit's commands and options over T4's tasks, for any ``--root``."""
+
+from __future__ import annotations
+
+import pytest
+
+from t4tasks import cli
+
+from conftest import GENERATED, doit_tasks, make_repo, manifest, read_registry, run_t4
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path / "repo", {"alpha": manifest("alpha"), "beta": manifest("beta")},
+                     files={"alpha/README.md": "# a\n"})
+
+
+def test_help_mentions_root_and_shows_doit_help(repo):
+    code, out, err = run_t4(repo, "--help")
+    assert code == 0, err
+    assert "--root DIR" in out
+    assert "t4 [--root DIR]" in out
+    # doit's own help follows
+    assert "doit" in out.split("The rest of this help is doit's own.", 1)[1]
+    assert "list" in out and "forget" in out
+
+
+def test_list_shows_the_tasks(repo):
+    code, out, err = run_t4(repo, "list")
+    assert code == 0, err
+    names = {line.split()[0] for line in out.splitlines() if line.strip()}
+    assert {"registry", "docmap", "check_manifests"} <= names
+    # list runs nothing
+    assert not (repo / GENERATED).exists()
+
+
+def test_info_registry(repo):
+    code, out, err = run_t4(repo, "info", "registry")
+    # doit's info exits 1 while the task is not up to date, and says why
+    assert code == 1, err
+    assert "Discover manifests" in out and "docs/_generated/MODULE_REGISTRY.json" in out
+    assert "status     : run" in out and "targets do not exist" in out
+    assert run_t4(repo, "registry")[0] == 0
+    code, out, _ = run_t4(repo, "info", "registry")
+    assert code == 0 and "up-to-date" in out
+
+
+@pytest.mark.parametrize("how", [("forget", "registry", "docmap"), ("forget", "--all")])
+def test_forget_then_rerun_executes_again(repo, how):
+    # (a bare ``t4 forget`` forgets doit's default tasks, whatever they are)
+    assert run_t4(repo, "registry", "docmap")[0] == 0
+    code, out, _ = run_t4(repo, "registry", "docmap")
+    assert doit_tasks(out) == ([], ["registry", "docmap"])
+    code, out, err = run_t4(repo, *how)
+    assert code == 0, err
+    code, out, err = run_t4(repo, "registry", "docmap")
+    assert code == 0, err
+    assert doit_tasks(out)[0] == ["registry", "docmap"]
+
+
+def test_forget_one_task(repo):
+    assert run_t4(repo, "registry", "docmap")[0] == 0
+    assert run_t4(repo, "forget", "docmap")[0] == 0
+    executed, uptodate = doit_tasks(run_t4(repo, "registry", "docmap")[1])
+    assert executed == ["docmap"] and uptodate == ["registry"]
+
+
+@pytest.mark.parametrize("style", ["separate", "equals"])
+def test_root_elsewhere_from_another_cwd(repo, tmp_path, style):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    args = ["--root", str(repo)] if style == "separate" else [f"--root={repo}"]
+    code, out, err = run_t4(None, *args, "registry", "docmap", cwd=elsewhere)
+    assert code == 0, err
+    assert [m["name"] for m in read_registry(repo)["modules"]] == ["alpha", "beta"]
+    assert list(elsewhere.iterdir()) == []          # nothing written in the cwd
+    assert (repo / ".t4" / "doit.sqlite3").is_file()
+
+
+def test_root_after_the_command_and_relative(repo):
+    code, out, err = run_t4(None, "registry", "--root", "repo", cwd=repo.parent)
+    assert code == 0, err
+    assert read_registry(repo)["module_count"] == 2
+
+
+def test_without_root_uses_cwd(repo):
+    code, out, err = run_t4(None, "registry", cwd=repo)
+    assert code == 0, err
+    assert read_registry(repo)["module_count"] == 2
+
+
+def test_root_not_a_directory(tmp_path):
+    code, out, err = run_t4(None, "--root", str(tmp_path / "missing"), "list", cwd=tmp_path)
+    assert code == 2
+    assert "not a directory" in err
+
+
+def test_parallel(repo):
+    code, out, err = run_t4(repo, "-n", "2", "registry", "docmap", "check_manifests")
+    assert code == 0, err
+    assert sorted(doit_tasks(out)[0]) == ["check_manifests", "docmap", "registry"]
+    assert (repo / GENERATED / "MODULE_INDEX.md").is_file()
+    code, out, err = run_t4(repo, "registry", "docmap", "check_manifests", "-n", "2")
+    assert code == 0, err
+    assert doit_tasks(out)[0] == []
+
+
+def test_unknown_task_is_an_error(repo):
+    code, out, err = run_t4(repo, "no_such_task")
+    assert code != 0
+    assert "no_such_task" in err
+
+
+def test_split_root():
+    assert cli.split_root(["--root", "x", "list"]) == (cli.Path("x"), ["list"])
+    assert cli.split_root(["list", "--root=y", "-n", "2"]) == (cli.Path("y"), ["list", "-n", "2"])
+    with pytest.raises(SystemExit):
+        cli.split_root(["--root"])
