@@ -6,7 +6,7 @@ import pytest
 
 from t4tasks import cli
 
-from conftest import GENERATED, doit_tasks, make_repo, manifest, read_registry, run_t4
+from tests.support import GENERATED, doit_tasks, make_repo, manifest, read_registry, run_t4
 
 
 @pytest.fixture

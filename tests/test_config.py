@@ -7,7 +7,7 @@ import pytest
 from t4tasks import config
 from t4tasks.config import Config, ConfigError
 
-from conftest import make_repo, manifest, run_t4
+from tests.support import make_repo, manifest, run_t4
 
 
 def test_defaults_without_pyproject(tmp_path):

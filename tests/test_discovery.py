@@ -6,7 +6,7 @@ import pytest
 
 from t4tasks import discovery
 
-from conftest import git, git_init, make_repo, manifest, run_t4, read_registry
+from tests.support import git, git_init, make_repo, manifest, run_t4, read_registry
 
 GLOBS = ("**/module.manifest.json",)
 

@@ -6,7 +6,7 @@ import re
 
 from t4tasks import docmap, templates
 
-from conftest import GENERATED, make_repo, manifest, run_t4
+from tests.support import GENERATED, make_repo, manifest, run_t4
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 

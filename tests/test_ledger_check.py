@@ -14,7 +14,7 @@ from t4tasks import ledger, observed
 from t4tasks.ledger_check import check_chains, check_git_range, check_observations
 from t4tasks.problems import Problem
 
-from conftest import MANIFEST, git, git_init, make_repo, manifest
+from tests.support import MANIFEST, git, git_init, make_repo, manifest
 
 LEDGER_DIR = "manifests/.ledger"
 ALPHA = f"alpha/{MANIFEST}"

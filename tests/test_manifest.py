@@ -10,7 +10,7 @@ from t4tasks import manifest as mf
 from t4tasks.config import Config
 from t4tasks.project import Project
 
-from conftest import git_init, make_repo, manifest, run_t4
+from tests.support import git_init, make_repo, manifest, run_t4
 
 M = "module.manifest.json"
 

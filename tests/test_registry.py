@@ -8,7 +8,7 @@ import pytest
 from t4tasks import registry
 from t4tasks.project import Project
 
-from conftest import GENERATED, make_repo, manifest, read_registry, run_t4
+from tests.support import GENERATED, make_repo, manifest, read_registry, run_t4
 
 FIELDS = {"name", "path", "manifest", "lane", "owner", "description", "code", "tests", "benchmarks",
           "docs", "digest"}

@@ -13,7 +13,7 @@ import subprocess
 import orjson
 import pytest
 
-from conftest import (GENERATED, OUTPUTS, doit_tasks, git, git_init, make_repo, manifest, read_registry,
+from tests.support import (GENERATED, OUTPUTS, doit_tasks, git, git_init, make_repo, manifest, read_registry,
                       run_t4)
 
 ALL = ("registry", "docmap", "check_manifests")

@@ -1,0 +1,118 @@
+"""Helpers shared by the tests: temporary repositories, the real `t4` CLI, doit output.
+
+A module of its own (not conftest.py) so test files can import it under
+`--import-mode=importlib`, which is how T4 runs test suites, including this one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LUKHAS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "lukhas"
+MANIFEST = "module.manifest.json"
+GENERATED = "docs/_generated"
+OUTPUTS = ("MODULE_REGISTRY.json", "MODULE_INDEX.md", "DOCUMENTATION_MAP.md")
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def make_repo(root: Path, modules: dict[str, Any], files: dict[str, str | bytes] | None = None,
+              pyproject: str | None = None) -> Path:
+    """Build a repository under ``root``.
+
+    ``modules`` maps a module folder ("." for the root) to its manifest: a dict (written as JSON)
+    or raw ``str``/``bytes`` (written as is, for broken manifests). ``files`` adds other files.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for folder, manifest in modules.items():
+        if isinstance(manifest, dict | list):
+            manifest = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+        write(root / folder / MANIFEST, manifest)
+    for relpath, content in (files or {}).items():
+        write(root / relpath, content)
+    if pyproject is not None:
+        write(root / "pyproject.toml", pyproject)
+    return root
+
+
+def _env(root: Path | None) -> dict[str, str]:
+    env = dict(os.environ)
+    # a temporary folder must never be taken for part of an enclosing git work tree
+    if root is not None:
+        env["GIT_CEILING_DIRECTORIES"] = str(Path(root).resolve().parent)
+    env.pop("DOIT_CONFIG", None)
+    return env
+
+
+def run_t4(root: Path | None, *args: str, cwd: Path | None = None, timeout: float = 120) -> tuple[int, str, str]:
+    """Run the real CLI (``python -m t4tasks.cli``) in a subprocess: (returncode, stdout, stderr).
+
+    ``root`` is passed as ``--root`` (None: no ``--root``, the cwd decides); cwd defaults to root.
+    """
+    argv = [sys.executable, "-m", "t4tasks.cli"]
+    if root is not None:
+        argv += ["--root", str(root)]
+    argv += list(args)
+    proc = subprocess.run(argv, cwd=cwd or root, capture_output=True, text=True, timeout=timeout,
+                          env=_env(root if root is not None else cwd))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+_EXECUTED = re.compile(r"^\.  (\S+)\s*$")
+_UPTODATE = re.compile(r"^-- (\S+)\s*$")
+
+
+def doit_tasks(stdout: str) -> tuple[list[str], list[str]]:
+    """doit's report: (executed task names, up-to-date task names), in print order."""
+    executed, uptodate = [], []
+    for line in stdout.splitlines():
+        if m := _EXECUTED.match(line):
+            executed.append(m.group(1))
+        elif m := _UPTODATE.match(line):
+            uptodate.append(m.group(1))
+    return executed, uptodate
+
+
+def git(root: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True,
+                          env=_env(root))
+    return proc.stdout
+
+
+def git_init(root: Path, message: str = "initial") -> Path:
+    """``git init`` with a local identity, add everything, commit."""
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t4@example.invalid")
+    git(root, "config", "user.name", "T4 tests")
+    git(root, "config", "commit.gpgsign", "false")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return root
+
+
+def read_registry(root: Path) -> dict:
+    return orjson.loads((root / GENERATED / "MODULE_REGISTRY.json").read_bytes())
+
+
+def manifest(name: str | dict, **extra: Any) -> dict:
+    """A minimal valid manifest."""
+    return {"schema_version": "1.0.0", "module": name, "matrix": {"lane": "L1"}, **extra}
+
+
