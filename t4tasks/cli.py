@@ -16,7 +16,7 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 
-from . import __version__, tasks
+from . import __version__, state, tasks
 from .project import load_cached
 from .config import ConfigError
 
@@ -135,7 +135,7 @@ def _namespace() -> dict:
 
 def _doit(namespace: dict, args: list[str]) -> int:
     # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour
-    return DoitMain(ModuleTaskLoader(namespace), config_filenames=()).run(args)
+    return DoitMain(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
 
 
 def _measure_then_validate(options: list[str]) -> int:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LUKHAS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "lukhas"
