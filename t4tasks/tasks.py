@@ -17,9 +17,10 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from . import (__version__, atomic, bench, bench_gate, changes, coverage, coverage_gate, docmap,
-               fingerprint, inputs, ledger_check, meta, prod_tag, progress, record, registry,
+               fingerprint, inputs, ledger_check, meta, prod_tag, record, registry,
                templates, trends, validate)
 from .checker import ContentChecker
+from .reporter import ProgressReporter
 from .project import Project, load_cached
 
 MEASURE_TASKS = ["coverage", "bench"]
@@ -36,6 +37,7 @@ def doit_config(project: Project) -> dict:
         "default_tasks": DEFAULT_TASKS,
         "continue": True,   # one failing gate or module never hides the others' results
         "par_type": "thread",
+        "reporter": ProgressReporter,
     }
 
 
@@ -134,9 +136,7 @@ def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], 
     files = inputs.module_inputs(project, module, paths)
 
     def run() -> None:
-        digest = inputs.input_digest(files, spec)
-        entry = measure(digest)
-        print(progress.line(kind, module.name, entry))
+        measure(inputs.input_digest(files, spec))
 
     return {
         "name": module.name,
