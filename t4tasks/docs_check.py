@@ -43,7 +43,7 @@ COMMENT_BLOCK = re.compile(r"^ {0,3}<!--")
 INLINE_COMMENT = re.compile(r"<!--.*?-->")
 UNDERSCORE_EMPHASIS = re.compile(r"(?<![^\W_])(_+)(?=\S)(.+?)(?<=\S)\1(?![^\W_])")  # _x_, __x__; not snake_case
 HTML_ANCHOR = re.compile(r"<a\s[^>]*?\b(?:name|id)\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-HTML_TAG = re.compile(r"<[^>]+>")
+HTML_TAG = re.compile(r"(?<!\\)<[^>]+>")  # not an escaped \<literal>
 LINK_TEXT = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 EXTERNAL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")  # http:, https:, mailto:, ftp:, //host
 NOT_SLUG = re.compile(r"[^\w\- ]")  # GitHub keeps letters, digits, '_', '-' and spaces
