@@ -47,6 +47,8 @@ class Config:
     )
     # coverage target (percent) per lane
     lanes: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LANE_TARGETS))
+    # extra pytest arguments for every measurement run, e.g. ["-m", "not slow"]
+    pytest_args: tuple[str, ...] = ()
     # seconds one module's measurement may take before it is recorded as a timeout
     timeout: float = 600.0
     # relative slowdown (0.10 = 10 %) that, when significant, counts as a benchmark regression

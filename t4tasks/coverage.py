@@ -49,19 +49,21 @@ TEST_FILE_PATTERNS = ("test_*.py", "*_test.py", "conftest.py")
 DETAIL_LINES = 12
 
 
-def measure(root: Path, module: Module, *, omit: list[str], timeout: float) -> dict[str, Any]:
+def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
+            extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run ``module``'s tests under coverage and return what was observed.
 
     ``omit`` lists repo-relative folders to leave out of the percentage: the nested modules that
     have their own manifest, so ``a/`` and ``a/b/`` get two honest numbers. ``timeout`` is in
     seconds; on expiry the whole process group is killed and the status is ``timeout``.
+    ``extra_args`` (``[tool.t4] pytest_args``) are appended to the pytest command line.
     """
     started = time.monotonic()
     if not module.test_paths:
         return _result("no_tests", started, detail="the module declares no test paths")
     with tempfile.TemporaryDirectory(prefix="t4-coverage-") as scratch:
         work = Path(scratch)
-        command = _pytest_command(Path(root), module, omit, work)
+        command = [*_pytest_command(Path(root), module, omit, work), *extra_args]
         exit_code = _run(command, Path(root), work, timeout)
         if exit_code is None:
             return _result("timeout", started, detail=f"timed out after {timeout:g} s")

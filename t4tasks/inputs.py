@@ -64,9 +64,9 @@ def input_digest(files: list[str], spec: dict) -> str:
 def coverage_spec(project: Project, module: Module) -> dict:
     """What, besides file contents, defines a coverage measurement of ``module``."""
     return {"kind": "coverage", "code": module.code_path, "paths": list(module.test_paths),
-            "omit": project.nested_paths(module)}
+            "omit": project.nested_paths(module), "pytest_args": list(project.config.pytest_args)}
 
 
 def bench_spec(project: Project, module: Module) -> dict:
     return {"kind": "bench", "code": module.code_path, "paths": list(module.bench_paths),
-            "omit": project.nested_paths(module)}
+            "omit": project.nested_paths(module), "pytest_args": list(project.config.pytest_args)}

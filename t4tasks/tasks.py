@@ -155,7 +155,8 @@ def task_coverage():
     for module in project.modules:
         def measure(digest, module=module):
             result = coverage.measure(project.root, module, omit=project.nested_paths(module),
-                                      timeout=project.config.timeout)
+                                      timeout=project.config.timeout,
+                                      extra_args=project.config.pytest_args)
             return record.record_coverage(project, module, result, digest)
         yield _measured_task(project, "coverage", module, module.test_paths,
                              inputs.coverage_spec(project, module), measure)
@@ -169,7 +170,8 @@ def task_bench():
             continue
 
         def measure(digest, module=module):
-            result = bench.run(project.root, module, project.config.timeout)
+            result = bench.run(project.root, module, project.config.timeout,
+                               extra_args=project.config.pytest_args)
             environment = fingerprint.environment()
             entry = record.record_bench(project, module, result, environment, digest)
             earlier = bench_gate.history(project)[0].get(module.name, [])[:-1]
