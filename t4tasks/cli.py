@@ -24,7 +24,10 @@ USAGE = f"""t4 {__version__}: module-quality pipeline for Python monorepos (a do
 
 usage: t4 [--root DIR] [doit command] [tasks...] [doit options]
 
-  --root DIR   repository to work on (default: the current directory)
+  --root DIR            repository to work on (default: the current directory)
+  --changed-since REF   only modules whose code, tests or manifest changed since git REF
+                        (committed or not); a shared file (root conftest.py, pyproject.toml)
+                        marks every module changed
 
 Common commands:
   t4                     measure what is stale ({', '.join(tasks.MEASURE_TASKS)}), then validate
@@ -32,6 +35,8 @@ Common commands:
   t4 coverage:NAME       measure one module
   t4 validate            rebuild derived files and run every check (never measures)
   t4 coverage_gate --changed-since main   gate only modules changed since main
+  t4 smoke --changed-since main           import + smoke tests of changed modules
+  t4 tests_fast                           each module's tests except integration ones
   t4 list                list T4's tasks for this repository
   t4 registry docmap     build docs/_generated/MODULE_REGISTRY.json and the documentation map
   t4 check_manifests     report every manifest problem (exit 1 when any)
@@ -45,16 +50,20 @@ The rest of this help is doit's own.
 
 
 def split_root(argv: list[str]) -> tuple[Path, list[str]]:
-    """Take ``--root DIR`` / ``--root=DIR`` out of argv, wherever it appears."""
+    """Take T4's own options out of argv, wherever they appear: ``--root DIR`` (returned) and
+    ``--changed-since REF`` (exported as T4_CHANGED_SINCE, which every per-module task, gate and
+    scaffolder honours)."""
     root, rest, args = Path.cwd(), [], iter(argv)
     for arg in args:
-        if arg == "--root":
-            value = next(args, None)
-            if value is None:
-                raise SystemExit("t4: --root needs a directory")
-            root = Path(value)
-        elif arg.startswith("--root="):
-            root = Path(arg.split("=", 1)[1])
+        name, _, attached = arg.partition("=")
+        if name in ("--root", "--changed-since"):
+            value = attached or next(args, None)
+            if not value:
+                raise SystemExit(f"t4: {name} needs a value")
+            if name == "--root":
+                root = Path(value)
+            else:
+                os.environ[tasks.CHANGED_SINCE_ENV] = value
         else:
             rest.append(arg)
     return root, rest

@@ -16,7 +16,7 @@ import orjson
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from . import (__version__, atomic, bench, bench_gate, changes, coverage, coverage_gate, docmap,
+from . import (__version__, atomic, bench, bench_gate, changes, coverage, coverage_gate, docmap, smoke,
                fingerprint, inputs, ledger_check, meta, prod_tag, record, registry,
                templates, trends, validate)
 from .checker import ContentChecker
@@ -25,6 +25,7 @@ from .project import Project, load_cached
 
 MEASURE_TASKS = ["coverage", "bench"]
 DEFAULT_TASKS = [*MEASURE_TASKS, "validate"]
+CHANGED_SINCE_ENV = "T4_CHANGED_SINCE"
 
 
 def doit_config(project: Project) -> dict:
@@ -149,10 +150,17 @@ def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], 
     }
 
 
+def _run_modules(project: Project):
+    """The modules per-module tasks are created for: all, or those changed since
+    ``T4_CHANGED_SINCE`` (set by ``t4 --changed-since REF``)."""
+    ref = os.environ.get(CHANGED_SINCE_ENV, "")
+    return changes.changed_modules(project, ref) if ref else project.modules
+
+
 def task_coverage():
     """Per-module coverage (pytest-cov in a subprocess) → coverage ledger + manifest."""
     project = current()
-    for module in project.modules:
+    for module in _run_modules(project):
         def measure(digest, module=module):
             result = coverage.measure(project.root, module, omit=project.nested_paths(module),
                                       timeout=project.config.timeout,
@@ -165,7 +173,7 @@ def task_coverage():
 def task_bench():
     """Per-module benchmarks (pytest-benchmark in a subprocess) → bench ledger + manifest."""
     project = current()
-    for module in project.modules:
+    for module in _run_modules(project):
         if not module.bench_paths:
             continue
 
@@ -235,9 +243,8 @@ def task_trends():
 
 
 def _selected(project: Project, changed_since: str):
-    if not changed_since:
-        return project.modules
-    return changes.changed_modules(project, changed_since)
+    ref = changed_since or os.environ.get(CHANGED_SINCE_ENV, "")
+    return changes.changed_modules(project, ref) if ref else project.modules
 
 
 CHANGED_SINCE = {"name": "changed_since", "long": "changed-since", "type": str, "default": "",
@@ -383,3 +390,29 @@ def task_validate():
         "uptodate": [config_changed(_settings(project))],
         "verbosity": 2,
     }
+
+
+def _check_subtasks(project: Project, kind: str, check, doc: str):
+    for module in _run_modules(project):
+        def run(module=module):
+            ok, detail = check(project, module)
+            print(f"{kind}:{module.name} {'ok' if ok else 'FAILED'}: {detail}")
+            return None if ok else TaskFailed(f"{kind}:{module.name} failed")
+        yield {
+            "name": module.name,
+            "actions": [run],
+            "file_dep": inputs.module_inputs(project, module, module.test_paths),
+            "uptodate": [config_changed(_settings(project))],
+            "doc": doc.format(name=module.name),
+            "verbosity": 2,
+        }
+
+
+def task_smoke():
+    """Import each module in a fresh process and run its tests marked smoke."""
+    yield from _check_subtasks(current(), "smoke", smoke.smoke, "import {name} and run its smoke tests")
+
+
+def task_tests_fast():
+    """Run each module's tests except those marked integration; pass/fail per module."""
+    yield from _check_subtasks(current(), "tests_fast", smoke.fast, "{name}'s tests without integration ones")
