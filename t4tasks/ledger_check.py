@@ -48,6 +48,7 @@ class Observation:
 class Record(NamedTuple):
     where: str               # "<ledger file>:<line>", for messages
     entry: dict[str, Any]    # the normalised ledger entry
+    chained: bool = True     # False when the hash chain shows this line was edited
 
 
 Records = dict[tuple[str, str], list[Record]]  # (kind, module) -> records, in ledger order
@@ -63,7 +64,8 @@ def check_observations(root: Path, manifests: dict[str, dict], ledger_dir: Path)
     for kind, name in OBSERVATION_LEDGERS.items():
         path = ledger_dir / name
         if path.is_file():
-            _index(records, _label(root, path), ledger.read(path), kind)
+            edited = {p.line for p in ledger.verify_chain(path)}
+            _index(records, _label(root, path), ledger.read(path), kind, edited)
     problems = []
     for relpath, manifest in sorted(manifests.items()):
         module = module_name(manifest)
@@ -191,7 +193,8 @@ def _judge(observation: Observation, module: str, records: list[Record]) -> str 
         record = joined[-1]
         return (f"observed {kind} {shown} differs from the ledger record with the same ts and digest "
                 f"({record.where}: {_show_values(kind, _record_values(kind, record.entry))}): "
-                "the manifest was edited by hand")
+                + ("the ledger record was edited after the fact (its hash chain is broken)"
+                   if not record.chained else "the manifest was edited by hand"))
     legacy = [r for r in records if ledger.INPUT_DIGEST not in r.entry
               and _record_values(kind, r.entry) == observation.values]
     if any(r.entry[ledger.TS] == ts for r in legacy):
@@ -212,12 +215,15 @@ def _show_values(kind: str, values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in values.items())
 
 
-def _index(records: Records, label: str, entries: Iterable[dict[str, Any]], kind: str) -> None:
-    """Add the entries of one observation ledger to ``records``, keyed by (kind, module)."""
+def _index(records: Records, label: str, entries: Iterable[dict[str, Any]], kind: str,
+           edited: set[int] = frozenset()) -> None:
+    """Add the entries of one observation ledger to ``records``, keyed by (kind, module);
+    ``edited`` holds the line numbers whose hash chain is broken."""
     for entry in entries:
         if entry[ledger.KIND] == kind:
             where = f"{label}:{entry[ledger.LINE]}" if ledger.LINE in entry else label
-            records[kind, entry[ledger.MODULE]].append(Record(where, entry))
+            chained = entry.get(ledger.LINE) not in edited
+            records[kind, entry[ledger.MODULE]].append(Record(where, entry, chained))
 
 
 def _label(root: Path, path: Path) -> str:

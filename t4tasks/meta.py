@@ -77,8 +77,8 @@ def performance_block(entry: dict, record: dict | None) -> dict:
 def docs_block(root: Path, entry: dict, required: tuple[str, ...]) -> dict:
     base = "" if entry["path"] == "." else entry["path"]
     wanted = [posixpath.join(base, name) if base else name for name in required]
-    listed = set(entry["docs"])
-    present = [p for p in wanted if p in listed]
+    listed = {d.casefold(): d for d in entry["docs"]}  # same rule as docs_check: readme.md counts
+    present = [listed[p.casefold()] for p in wanted if p.casefold() in listed]
     placeholder = [p for p in present if marker.is_placeholder((root / p).read_text("utf-8", "replace"))]
     return {"required": wanted, "present": present, "placeholder": placeholder}
 
@@ -93,7 +93,8 @@ def health(coverage: dict, performance: dict, docs: dict) -> dict:
     docs_points = DOCS_MAX * len(good) / len(docs["required"]) if docs["required"] else None
     parts = {
         "coverage": {"points": _num(cov_points), "max": COVERAGE_MAX,
-                     "reason": coverage.get("reason") or f"{coverage['observed']:g}% / 2"},
+                     "reason": f"{coverage['observed']:g}% / 2" if coverage["observed"] is not None
+                     else coverage.get("reason", "never measured")},
         "sla": {"points": _num(sla_points), "max": SLA_MAX,
                 "reason": performance.get("reason") or ("target met" if performance["meets_sla"] else "target missed")},
         "docs": {"points": _num(docs_points), "max": DOCS_MAX,
@@ -106,10 +107,13 @@ def health(coverage: dict, performance: dict, docs: dict) -> dict:
 
 def build(root: Path, registry: dict, coverage_latest: dict[str, dict], bench_latest: dict[str, dict],
           lane_targets: dict[str, float], required_docs: tuple[str, ...]) -> dict:
-    modules = []
+    modules, duplicates = [], []
     for entry in registry["modules"]:
         if entry.get("duplicate_of"):
-            continue  # its name belongs to another manifest; it has no measurements of its own
+            # its name belongs to another manifest: listed, never scored (it has no measurements)
+            duplicates.append({"name": entry["name"], "manifest": entry["manifest"],
+                               "duplicate_of": entry["duplicate_of"]})
+            continue
         name = entry["name"]
         coverage = coverage_block(entry, coverage_latest.get(name), lane_targets)
         performance = performance_block(entry, bench_latest.get(name))
@@ -121,8 +125,9 @@ def build(root: Path, registry: dict, coverage_latest: dict[str, dict], bench_la
             "tests": {"paths": entry["tests"], "last_run": (coverage_latest.get(name) or {}).get("tests")},
             "health_score": scored["score"], "health": scored["components"],
         })
-    return {"schema_version": SCHEMA_VERSION, "scoring": SCORING, "summary": summarize(modules),
-            "modules": modules}
+    summary = {**summarize(modules), "manifests": len(registry["modules"]), "duplicates": len(duplicates)}
+    return {"schema_version": SCHEMA_VERSION, "scoring": SCORING, "summary": summary,
+            "modules": modules, "duplicates": duplicates}
 
 
 def summarize(modules: list[dict]) -> dict:

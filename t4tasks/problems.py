@@ -7,6 +7,7 @@ others; each problem names the file (and line or JSON pointer when known) and wh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, order=True)
@@ -18,6 +19,14 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{where}: {self.message}"
+
+
+def relative_to(problems: list[Problem], root: Path) -> list[Problem]:
+    """Problems whose absolute file paths are made repo-relative: reports must not depend on
+    where the repository lives."""
+    prefix = str(root).rstrip("/") + "/"
+    return [Problem(p.path[len(prefix):], p.message, p.line) if p.path.startswith(prefix) else p
+            for p in problems]
 
 
 class ProblemsFound(Exception):

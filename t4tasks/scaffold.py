@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import hashlib
 import os
 import posixpath
@@ -200,12 +201,29 @@ def tests_dir(project: Project, module: Module) -> str:
     return posixpath.normpath(posixpath.join(module.path, "tests"))
 
 
-def template_version(env: jinja2.Environment, template: str) -> str:
-    """``<declared>+<source hash>``: see the module docstring for why both parts."""
+@functools.lru_cache(maxsize=8)
+def _environment(root: Path) -> jinja2.Environment:
+    return templates.environment(root)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(root: Path, source: str) -> jinja2.Template:
+    """Compiling is most of the cost of planning a module, so each distinct source compiles once.
+
+    Keyed by the source itself rather than jinja's name cache, which would miss a repository
+    override added after the packaged template was loaded.
+    """
+    return _environment(root).from_string(source)
+
+
+def _template(root: Path, template: str) -> tuple[jinja2.Template, str, str]:
+    """(compiled template, version, file it came from); version is ``<declared>+<source hash>``,
+    see the module docstring for why both parts."""
+    env = _environment(root)
     source, filename, _ = env.loader.get_source(env, f"{template}.j2")
     declared = VERSION_COMMENT.search(source)
     digest = hashlib.sha256(source.replace("\r\n", "\n").encode("utf-8")).hexdigest()[:12]
-    return f"{declared[1] if declared else '0'}+{digest}"
+    return _compiled(root, source), f"{declared[1] if declared else '0'}+{digest}", filename
 
 
 def plan_docs(project: Project, module: Module, today: date | None = None, update: bool = False) -> list[Planned]:
@@ -240,13 +258,14 @@ def _plan(project: Project, module: Module, targets: dict[str, str], today: date
     # links between docs point at the file that will really be there (an existing case variant too)
     located = {t: existing[t] or relpath for t, relpath in targets.items()}
     context = _context(project, module, today)
-    env = templates.environment(root)
     planned = []
     for template, relpath in targets.items():
-        version = template_version(env, template)
+        compiled, version, filename = _template(root, template)
         here = located[template]
-        text = env.get_template(f"{template}.j2").render(
-            **context, link=lambda key, here=here: _link(located, here, key))
+        try:
+            text = compiled.render(**context, link=lambda key, here=here: _link(located, here, key))
+        except jinja2.TemplateError as exc:
+            raise ValueError(f"{filename}: cannot render for module {module.name!r}: {exc}") from exc
         content = marker.stamp(text, template, version, python=relpath.endswith(".py"))
         planned.append(_classify(root, relpath, existing[template], template, version, content, update))
     return planned

@@ -17,7 +17,7 @@ import orjson
 
 from . import (atomic, bench_gate, coverage_gate, docmap, docs_check, ledger, ledger_check,
                meta, record, registry, trends)
-from .problems import Problem
+from .problems import Problem, relative_to
 from .project import Project
 
 REPORT_JSON = "VALIDATION_REPORT.json"
@@ -39,8 +39,8 @@ class CheckResult:
         return out
 
 
-def _result(name: str, problems: list[Problem], **counts: int) -> CheckResult:
-    texts = [str(p) for p in sorted(problems)]
+def _result(name: str, problems: list[Problem], root: Path, **counts: int) -> CheckResult:
+    texts = [str(p) for p in sorted(relative_to(problems, root))]
     return CheckResult(name, "fail" if texts else "pass", texts, {"problems": len(texts), **counts})
 
 
@@ -54,7 +54,7 @@ def _same_file(project: Project, relpath: str, expected: bytes) -> list[Problem]
 
 
 def check_manifests(project: Project) -> CheckResult:
-    return _result("manifests", project.all_problems(), manifests=len(project.manifest_paths))
+    return _result("manifests", project.all_problems(), project.root, manifests=len(project.manifest_paths))
 
 
 def check_registry(project: Project) -> CheckResult:
@@ -63,7 +63,7 @@ def check_registry(project: Project) -> CheckResult:
     problems = _same_file(project, f"{out}/{registry.REGISTRY_NAME}", atomic.dumps_json(data))
     for name, text in docmap.render_texts(project.root, data, out).items():
         problems += _same_file(project, f"{out}/{name}", text.encode("utf-8"))
-    return _result("registry", problems, modules=data["module_count"])
+    return _result("registry", problems, project.root, modules=data["module_count"])
 
 
 def build_meta(project: Project) -> dict:
@@ -81,7 +81,7 @@ def _latest(project: Project, name: str, kind: str) -> dict[str, dict]:
 def check_meta(project: Project) -> CheckResult:
     relpath = f"{project.config.generated_dir}/{meta.META_NAME}"
     data = build_meta(project)
-    return _result("meta", _same_file(project, relpath, atomic.dumps_json(data)),
+    return _result("meta", _same_file(project, relpath, atomic.dumps_json(data)), project.root,
                    modules=data["summary"]["modules"])
 
 
@@ -91,7 +91,7 @@ def check_trends(project: Project) -> CheckResult:
         _, problems = trends.build(ledger_dir, Path(tmp))
         for name in (trends.COVERAGE_TREND, trends.BENCH_TREND):
             problems += _same_file(project, f"{project.config.trends_dir}/{name}", (Path(tmp) / name).read_bytes())
-    return _result("trends", problems)
+    return _result("trends", problems, project.root)
 
 
 def check_docs(project: Project) -> CheckResult:
@@ -100,7 +100,7 @@ def check_docs(project: Project) -> CheckResult:
     problems = docs_check.check(project.root, files, project.listing.file_set)
     for m in project.modules:
         problems += docs_check.required_docs(m.path, project.config.required_docs, project.listing.file_set)
-    return _result("docs", problems, files=len(files))
+    return _result("docs", problems, project.root, files=len(files))
 
 
 def check_ledger(project: Project) -> CheckResult:
@@ -109,7 +109,7 @@ def check_ledger(project: Project) -> CheckResult:
     problems = ledger_check.check_observations(project.root, manifests, ledger_dir)
     if ledger_dir.is_dir():
         problems += ledger_check.check_chains(ledger_dir)
-    return _result("ledger", problems, manifests=len(manifests))
+    return _result("ledger", problems, project.root, manifests=len(manifests))
 
 
 def check_coverage(project: Project) -> CheckResult:
@@ -117,7 +117,7 @@ def check_coverage(project: Project) -> CheckResult:
     problems += [Problem(project.by_name[v.module].manifest_path,
                          f"coverage {v.status}: {' '.join(v.numbers().split())}" + (f" ({v.detail})" if v.detail else ""))
                  for v in verdicts if v.failed]
-    return _result("coverage", problems, modules=len(verdicts),
+    return _result("coverage", problems, project.root, modules=len(verdicts),
                    passed=sum(v.status == "pass" for v in verdicts))
 
 
@@ -128,7 +128,7 @@ def check_bench(project: Project) -> CheckResult:
     verdicts, problems = bench_gate.run(project, benched)
     problems += [Problem(project.by_name[v.module].manifest_path, f"bench {v.status}: {v.detail}")
                  for v in verdicts if v.failed]
-    return _result("bench", problems, modules=len(verdicts))
+    return _result("bench", problems, project.root, modules=len(verdicts))
 
 
 CHECKS: tuple[Callable[[Project], CheckResult], ...] = (

@@ -1,0 +1,348 @@
+"""``t4`` (measure + validate) and ``t4 validate`` end to end, on real temporary git repositories.
+
+One healthy repository is measured once (real pytest-cov subprocesses) and copied for every test,
+``.t4/`` state included. Each negative test breaks one input and checks that ``validate`` goes red
+for that check's own reason, with the reason in VALIDATION_REPORT.json, and that the failing
+validate rewrote no manifest and no ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import textwrap
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.support import GENERATED, MANIFEST, doit_tasks, git_init, make_repo, manifest, run_t4
+
+CHECKS = ["manifests", "registry", "meta", "docs", "ledger", "coverage", "bench", "trends"]
+DERIVED_TASKS = ["registry", "docmap", "meta_registry", "trends", "validate"]
+LEDGER = "manifests/.ledger/coverage.ndjson"
+REPORT = f"{GENERATED}/VALIDATION_REPORT.json"
+
+BETA_CODE = textwrap.dedent("""\
+    def mul(a, b):
+        x = a
+        y = b
+        z = x * y
+        return z
+
+
+    def sign(x):
+        if x >= 0:
+            return 1
+        return -1
+""")  # 9 statements; branch coverage counts: 81.82 %, above L2's 80, below 99
+
+
+def healthy_repo(root: Path) -> Path:
+    """Two L2 modules with a README each and tests reaching >= 80 % coverage, committed."""
+    make_repo(root, {
+        "alpha": manifest("alpha", matrix={"lane": "L2"}, description="Adds."),
+        "beta": manifest("beta", matrix={"lane": "L2"}, description="Multiplies."),
+    }, files={
+        "alpha/__init__.py": "def add(a, b):\n    return a + b\n",
+        "alpha/tests/test_alpha.py": "from alpha import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        "alpha/README.md": "# Alpha\n\nAdds numbers. Multiplying is [beta's job](../beta/README.md#beta).\n",
+        "beta/__init__.py": BETA_CODE,
+        "beta/tests/test_beta.py": ("from beta import mul, sign\n\n\ndef test_mul():\n"
+                                    "    assert mul(2, 3) == 6\n    assert sign(4) == 1\n"),
+        "beta/README.md": "# Beta\n\nMultiplies numbers.\n",
+    })
+    return git_init(root)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """The healthy repository after one real ``t4`` run: (root, returncode, stdout, stderr)."""
+    root = healthy_repo(tmp_path_factory.mktemp("healthy") / "repo")
+    code, out, err = run_t4(root, timeout=300)
+    return root, code, out, err
+
+
+@pytest.fixture
+def repo(measured, tmp_path) -> Path:
+    """A private copy of the measured healthy repository (doit state and git included)."""
+    root, code, out, err = measured
+    assert code == 0, out + err
+    copy = tmp_path / "repo"
+    shutil.copytree(root, copy, symlinks=True)
+    return copy
+
+
+def tree_hashes(root: Path, *, only: tuple[str, ...] = ()) -> dict[str, str]:
+    """sha256 of every file under root (outside .git), or of the files whose path ends as ``only``."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if not path.is_file() or rel.split("/")[0] == ".git":
+            continue
+        if only and not rel.endswith(only):
+            continue
+        found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def inputs_hashes(root: Path) -> dict[str, str]:
+    """What validate must never rewrite: manifests and ledgers."""
+    hashes = tree_hashes(root, only=(MANIFEST, ".ndjson"))
+    assert any(p.endswith(MANIFEST) for p in hashes) and any(p.endswith(".ndjson") for p in hashes)
+    return hashes
+
+
+def report(root: Path) -> dict:
+    return orjson.loads((root / REPORT).read_bytes())
+
+
+def by_name(data: dict) -> dict[str, dict]:
+    return {check["name"]: check for check in data["checks"]}
+
+
+def failing(data: dict) -> set[str]:
+    return {check["name"] for check in data["checks"] if check["status"] == "fail"}
+
+
+def load_json(path: Path) -> dict:
+    return orjson.loads(path.read_bytes())
+
+
+def dump_json(path: Path, data: dict) -> None:
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def edit_manifest(root: Path, module: str, change) -> None:
+    path = root / module / MANIFEST
+    data = load_json(path)
+    change(data)
+    dump_json(path, data)
+
+
+# ---------------------------------------------------------------------------------------------
+# the healthy repository
+
+
+def test_t4_measures_then_validates_ok(measured):
+    root, code, out, err = measured
+    assert code == 0, out + err
+    executed, _ = doit_tasks(out)
+    assert {"coverage:alpha", "coverage:beta", *DERIVED_TASKS} <= set(executed)
+    # measurement ran before validation: validate is the last task of the run
+    assert executed[-1] == "validate"
+    data = report(root)
+    assert data["ok"] is True
+    assert [check["name"] for check in data["checks"]] == CHECKS
+    assert data["summary"] == {"checks": 8, "pass": 7, "fail": 0, "skipped": 1}
+    checks = by_name(data)
+    assert all(checks[name]["status"] == "pass" for name in CHECKS if name != "bench")
+    assert checks["bench"]["status"] == "skipped"
+    assert "no module has benchmarks" in checks["bench"]["reason"]
+    assert checks["coverage"]["counts"] == {"modules": 2, "passed": 2, "problems": 0}
+    # what was measured is real: pytest-cov numbers, recorded in the ledger and the manifests
+    meta = load_json(root / GENERATED / "META_REGISTRY.json")
+    observed = {m["name"]: m["coverage"]["observed"] for m in meta["modules"]}
+    assert observed == {"alpha": 100.0, "beta": 81.82}
+    assert load_json(root / "beta" / MANIFEST)["testing"]["coverage_observed"] == 81.82
+    md = (root / GENERATED / "VALIDATION_REPORT.md").read_text()
+    assert "**PASS**: 7 passed, 0 failed, 1 skipped of 8 checks." in md
+
+
+def test_validate_twice_second_run_executes_nothing_and_changes_nothing(repo):
+    code, out, err = run_t4(repo, "validate")
+    assert code == 0, out + err
+    before = tree_hashes(repo)
+    code, out, err = run_t4(repo, "validate")
+    assert code == 0, out + err
+    executed, uptodate = doit_tasks(out)
+    assert executed == []
+    assert sorted(uptodate) == sorted(DERIVED_TASKS)
+    assert [line for line in out.splitlines() if line.strip()] == [f"-- {t}" for t in uptodate]
+    assert tree_hashes(repo) == before
+    assert report(repo)["ok"] is True
+
+
+def test_validate_after_a_change_reruns_and_reconverges(repo):
+    """The convergence test above is not vacuous: a real input change does rerun validate."""
+    (repo / "beta" / "README.md").write_text("# Beta\n\nMultiplies numbers, and signs.\n")
+    code, out, err = run_t4(repo, "validate")
+    assert code == 0, out + err
+    executed, _ = doit_tasks(out)
+    assert "validate" in executed and "meta_registry" in executed
+    code, out, err = run_t4(repo, "validate")
+    assert code == 0 and doit_tasks(out)[0] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# one negative test per check: validate fails for that check's own reason
+
+
+def corrupt_manifest(root: Path) -> None:
+    (root / "beta" / MANIFEST).write_text('{"schema_version": "1.0.0", "module": "beta",\n "matrix": }\n')
+
+
+def edit_registry(root: Path) -> None:
+    path = root / GENERATED / "MODULE_REGISTRY.json"
+    data = load_json(path)
+    data["modules"][0]["description"] = "Edited by hand."
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+
+
+def edit_meta(root: Path) -> None:
+    path = root / GENERATED / "META_REGISTRY.json"
+    data = load_json(path)
+    data["modules"][1]["health_score"] = 100.0
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+
+
+def break_link(root: Path) -> None:
+    path = root / "alpha" / "README.md"
+    path.write_text(path.read_text().replace("../beta/README.md", "../beta/GONE.md"))
+
+
+def edit_ledger_value(root: Path) -> None:
+    """Change the coverage value on the FIRST ledger line (the next line's prev covers it)."""
+    path = root / LEDGER
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 2
+    entry = orjson.loads(lines[0])
+    entry["coverage"] = round(entry["coverage"] - 1.0, 2)
+    lines[0] = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n"
+    path.write_bytes(b"".join(lines))
+
+
+def edit_observed(root: Path) -> None:
+    edit_manifest(root, "alpha", lambda data: data["testing"].update(coverage_observed=99.5))
+
+
+def raise_target(root: Path) -> None:
+    edit_manifest(root, "beta", lambda data: data["testing"].update(coverage_target=99))
+
+
+def edit_trend(root: Path) -> None:
+    path = root / "trends" / "coverage_trend.csv"
+    text = path.read_text()
+    assert ",beta,81.82," in text
+    path.write_text(text.replace(",beta,81.82,", ",beta,95.00,"))
+
+
+NEGATIVE = {
+    "manifests": (corrupt_manifest, ["beta/module.manifest.json:2: invalid JSON"]),
+    "registry": (edit_registry, [f"{GENERATED}/MODULE_REGISTRY.json: out of date or edited by hand"]),
+    "meta": (edit_meta, [f"{GENERATED}/META_REGISTRY.json: out of date or edited by hand"]),
+    "docs": (break_link, ["alpha/README.md:3: broken link: ../beta/GONE.md"]),
+    "ledger-chain": (edit_ledger_value, ["coverage.ndjson:1: hash chain broken"]),
+    "ledger-observed": (edit_observed, ["alpha/module.manifest.json: observed coverage 99.5 differs from the "
+                                        "ledger record", "the manifest was edited by hand"]),
+    "coverage": (raise_target, ["beta/module.manifest.json: coverage below_target: observed 81.82 "
+                                "target 99.00 delta -17.18"]),
+    "trends": (edit_trend, ["trends/coverage_trend.csv: out of date or edited by hand"]),
+}
+
+
+@pytest.mark.parametrize("case", list(NEGATIVE))
+def test_each_check_fails_for_its_own_reason(repo, case):
+    mutate, messages = NEGATIVE[case]
+    check = case.split("-")[0]
+    # before: the copy is healthy, so the failure below is caused by the mutation alone
+    code, out, err = run_t4(repo, "validate")
+    assert code == 0 and report(repo)["ok"], out + err
+    mutate(repo)
+    guarded = inputs_hashes(repo)
+    code, out, err = run_t4(repo, "validate")
+    assert code != 0
+    assert "Traceback" not in out + err
+    data = report(repo)
+    assert data["ok"] is False
+    assert [c["name"] for c in data["checks"]] == CHECKS       # the number of checks is stable
+    assert failing(data) == {check}, by_name(data)            # only the broken check goes red
+    problems = "\n".join(by_name(data)[check]["problems"])
+    for message in messages:
+        assert message in problems
+        assert message in out                                  # also printed by the task
+    assert data["summary"]["fail"] == 1
+    md = (repo / GENERATED / "VALIDATION_REPORT.md").read_text()
+    assert f"| {check} | fail |" in md and "**FAIL**" in md
+    # validate is read-only towards its inputs, even when it fails
+    assert inputs_hashes(repo) == guarded
+    # a failure is not remembered as success: the next run reports it again
+    code, out, _ = run_t4(repo, "validate")
+    assert code != 0 and "validate" in doit_tasks(out)[0]
+
+
+BENCH_FILE = textwrap.dedent("""\
+    from alpha import add
+
+
+    def test_add_speed(benchmark):
+        benchmark(add, 1, 2)
+""")
+
+
+@pytest.mark.parametrize("p95_target, bench_status, sla_points", [(0.000001, "fail", 0.0), (1e6, "pass", 30.0)])
+def test_bench_check_judges_the_sla(repo, p95_target, bench_status, sla_points):
+    (repo / "benchmarks" / "alpha").mkdir(parents=True)
+    (repo / "benchmarks" / "alpha" / "test_bench_alpha.py").write_text(BENCH_FILE)
+    edit_manifest(repo, "alpha", lambda data: data.update(performance={"sla": {"latency_p95_ms": p95_target}}))
+    code, out, err = run_t4(repo, "bench", timeout=300)
+    assert code == 0, out + err
+    assert "bench:alpha" in doit_tasks(out)[0]
+    guarded = inputs_hashes(repo)
+    code, out, err = run_t4(repo, "validate")
+    data = report(repo)
+    checks = by_name(data)
+    assert checks["bench"]["status"] == bench_status, checks["bench"]
+    assert checks["bench"]["counts"]["modules"] == 1
+    assert failing(data) == ({"bench"} if bench_status == "fail" else set()), checks
+    assert (code != 0) == (bench_status == "fail")
+    if bench_status == "fail":
+        assert any(p.startswith("alpha/module.manifest.json: bench missed_sla: p95 ")
+                   for p in checks["bench"]["problems"]), checks["bench"]
+    assert inputs_hashes(repo) == guarded
+    # the same verdict reaches META_REGISTRY's health score
+    alpha = next(m for m in load_json(repo / GENERATED / "META_REGISTRY.json")["modules"] if m["name"] == "alpha")
+    assert alpha["performance"]["meets_sla"] is (bench_status == "pass")
+    assert alpha["health"]["sla"]["points"] == sla_points
+    assert alpha["health_score"] == 50.0 + sla_points + 20.0
+
+
+def test_strict_stops_at_the_first_failure(repo):
+    edit_registry(repo)   # the 2nd check fails ...
+    edit_trend(repo)      # ... and so does the 8th
+    code, out, _ = run_t4(repo, "validate")
+    assert code != 0
+    assert failing(report(repo)) == {"registry", "trends"}
+    code, out, err = run_t4(repo, "validate", "--strict")
+    assert code != 0, out + err
+    data = report(repo)
+    checks = by_name(data)
+    assert [c["name"] for c in data["checks"]] == CHECKS
+    assert checks["manifests"]["status"] == "pass"
+    assert checks["registry"]["status"] == "fail"
+    for name in CHECKS[2:]:
+        assert checks[name]["status"] == "skipped", checks[name]
+        assert "--strict" in checks[name]["reason"] and "earlier check failed" in checks[name]["reason"]
+    assert data["summary"] == {"checks": 8, "pass": 1, "fail": 1, "skipped": 6}
+
+
+def test_failing_report_does_not_depend_on_where_the_repo_lives(repo, tmp_path):
+    """Deterministic: same inputs, same bytes, even when a check fails (no absolute paths)."""
+    other = tmp_path / "elsewhere" / "clone"
+    shutil.copytree(repo, other, symlinks=True)
+    for root in (repo, other):
+        edit_ledger_value(root)
+        run_t4(root, "validate")
+    assert str(tmp_path) not in (repo / REPORT).read_text()
+    assert (repo / REPORT).read_bytes() == (other / REPORT).read_bytes()
+
+
+def test_an_edited_ledger_record_is_not_blamed_on_the_manifest(repo):
+    manifest_before = (repo / "alpha" / MANIFEST).read_bytes()
+    edit_ledger_value(repo)   # line 1 is alpha's record; alpha's manifest is not touched
+    assert (repo / "alpha" / MANIFEST).read_bytes() == manifest_before
+    code, out, _ = run_t4(repo, "validate")
+    assert code != 0
+    problems = by_name(report(repo))["ledger"]["problems"]
+    assert any("hash chain broken" in p for p in problems)
+    assert not any("the manifest was edited by hand" in p for p in problems), problems
