@@ -103,7 +103,7 @@ def context(meta: dict, coverage_rows: list[dict[str, str]], bench_rows: list[di
         "validation": _validation(report),
         "chart_css": Markup(charts.css) if charts else "",
         "charts_missing": None if charts else NO_CHARTS,
-        "as_of": max((r["measured"] for r in rows if r["measured"]), default=None),
+        "as_of": _when(max((r["measured"] for r in rows if r["measured"]), default=None)),
         "unknown": UNKNOWN,
     }
 
@@ -305,7 +305,7 @@ class _Charts:
     def _line_chart(self, chart_id: str, name: str, points: list[tuple[date, float, str]],
                     reference: float | None, reference_name: str, unit: str):
         chart = self.pygal.DateLine(
-            style=self.style, width=560, height=240, explicit_size=False, js=[], css=[],
+            style=self.style, width=560, height=240, explicit_size=False, js=[],
             classes=["pygal-chart", CHART_CLASS], disable_xml_declaration=True, pretty_print=False,
             show_legend=reference is not None, legend_at_bottom=True, legend_box_size=10,
             x_value_formatter=lambda d: d.strftime("%Y-%m-%d"), x_label_rotation=20,
@@ -334,7 +334,7 @@ class _Charts:
         from markupsafe import Markup
 
         chart = self.pygal.Bar(
-            style=self.style, width=420, height=200, explicit_size=False, js=[], css=[],
+            style=self.style, width=420, height=200, explicit_size=False, js=[],
             classes=["pygal-chart", CHART_CLASS], disable_xml_declaration=True, pretty_print=False,
             show_legend=False, print_values=True, margin=6, show_y_labels=False, show_y_guides=False,
         )

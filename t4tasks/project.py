@@ -63,7 +63,10 @@ class Project:
 
     def all_problems(self) -> list[Problem]:
         """Every manifest problem: unusable manifests first-class, schema violations too."""
-        return sorted(self.problems + self.schema_problems())
+        from .onboard import placeholder_problems  # onboarding owns the placeholder spelling
+
+        placeholders = [p for m in self.modules for p in placeholder_problems(m.manifest_path, m.manifest)]
+        return sorted(self.problems + self.schema_problems() + placeholders)
 
     @functools.cached_property
     def _module_paths(self) -> list[str]:

@@ -29,14 +29,16 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from . import atomic, ledger, marker, templates
 from .config import is_inside
 from .manifest import PathResolver
 from .module import Module
 from .project import Project
+
+if TYPE_CHECKING:  # jinja2 is imported on first render: start-up time matters for every t4 run
+    import jinja2
 
 DOC_TEMPLATES = (
     "module/README.md",
@@ -264,7 +266,7 @@ def _plan(project: Project, module: Module, targets: dict[str, str], today: date
         here = located[template]
         try:
             text = compiled.render(**context, link=lambda key, here=here: _link(located, here, key))
-        except jinja2.TemplateError as exc:
+        except Exception as exc:  # jinja2.TemplateError, and what a template's own code raises
             raise ValueError(f"{filename}: cannot render for module {module.name!r}: {exc}") from exc
         content = marker.stamp(text, template, version, python=relpath.endswith(".py"))
         planned.append(_classify(root, relpath, existing[template], template, version, content, update))

@@ -346,20 +346,74 @@ def _normalise(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _ident_tokens(ident: str) -> tuple[str, ...]:
+    if ident.islower() and ident.isalpha():      # the common case: a plain lowercase word
+        return (_normalise(ident),) if len(ident) >= 3 and ident not in STOPWORDS else ()
+    parts = [p.lower() for chunk in ident.split("_") for p in _CAMEL.findall(chunk)]
+    words = [p for p in parts if p.isalpha()]
+    out = [_normalise(w) for w in words if len(w) >= 3 and w not in STOPWORDS]
+    if len(words) > 1:
+        out.append("_".join(_normalise(w) for w in words))
+    return tuple(out)
+
+
 def tokens(text: str) -> list[str]:
     """Lowercase words of ≥ 3 letters without stopwords; identifiers also split into their words
-    (``create_invoice``/``createInvoice`` → ``create_invoice``, ``create``, ``invoice``)."""
-    out: list[str] = []
-    for match in _IDENT.finditer(_URL.sub(" ", text)):
-        ident = match.group()
-        parts = [p.lower() for chunk in ident.split("_") for p in _CAMEL.findall(chunk)]
-        words = [p for p in parts if p.isalpha()]
-        for word in words:
-            if len(word) >= 3 and word not in STOPWORDS:
-                out.append(_normalise(word))
-        if len(words) > 1:
-            out.append("_".join(_normalise(w) for w in words))
-    return out
+    (``create_invoice``/``createInvoice`` → ``create``, ``invoice``, ``create_invoice``)."""
+    return [t for ident in _IDENT.findall(_URL.sub(" ", text)) for t in _ident_tokens(ident)]
+
+
+DENSE_SHARE = 0.02   # terms in more than 2% of modules go through a dense matrix product (BLAS)
+
+
+def _similarities(counts: list[Counter]) -> np.ndarray:
+    """Cosine similarities of the TF-IDF vectors (sublinear tf, smoothed idf), n × n.
+
+    Exact, in two parts: terms shared by many modules through a dense matrix product, the long
+    tail of rarer shared terms as explicit pair products (a term in d modules costs d² products,
+    where a dense column costs n²). Terms of one module only add to its norm."""
+    n = len(counts)
+    vocab: dict[str, int] = {}
+    rows_l: list[int] = []
+    cols_l: list[int] = []
+    tf_l: list[int] = []
+    for i, c in enumerate(counts):
+        for term in sorted(c):       # term ids depend on the sorted input only
+            cols_l.append(vocab.setdefault(term, len(vocab)))
+        rows_l.extend([i] * len(c))
+        tf_l.extend(c[t] for t in sorted(c))
+    scores = np.zeros((n, n), dtype=np.float64)
+    if not cols_l:
+        return scores
+    rows = np.asarray(rows_l, dtype=np.int64)
+    cols = np.asarray(cols_l, dtype=np.int64)
+    df = np.bincount(cols, minlength=len(vocab))
+    idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+    weights = (1.0 + np.log(np.asarray(tf_l, dtype=np.float64))) * idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))
+    weights /= norms[rows]
+    term_df = df[cols]
+    dense = term_df > max(2, DENSE_SHARE * n)
+    if dense.any():
+        ids, dense_cols = np.unique(cols[dense], return_inverse=True)
+        matrix = np.zeros((n, len(ids)), dtype=np.float64)
+        matrix[rows[dense], dense_cols] = weights[dense]
+        scores += matrix @ matrix.T
+    tail = ~dense & (term_df >= 2)
+    if tail.any():
+        t_rows, t_cols, t_w, t_df = rows[tail], cols[tail], weights[tail], term_df[tail]
+        order = np.lexsort((t_rows, t_cols))          # entries grouped by term
+        t_rows, t_cols, t_w, t_df = t_rows[order], t_cols[order], t_w[order], t_df[order]
+        flat = np.zeros(n * n, dtype=np.float64)
+        for d in np.unique(t_df):
+            sel = t_df == d
+            r = t_rows[sel].reshape(-1, d)             # one row per term: the modules holding it
+            w = t_w[sel].reshape(-1, d)
+            pairs = (r[:, :, None] * n + r[:, None, :]).ravel()
+            flat += np.bincount(pairs, weights=(w[:, :, None] * w[:, None, :]).ravel(), minlength=n * n)
+        scores += flat.reshape(n, n)
+    return scores
 
 
 def see_also(docs_by_module: dict[str, str], k: int = 3, min_score: float = 0.1) -> dict[str, list[str]]:
@@ -371,32 +425,12 @@ def see_also(docs_by_module: dict[str, str], k: int = 3, min_score: float = 0.1)
     result: dict[str, list[str]] = {name: [] for name in names}
     if n < 2 or k <= 0:
         return result
-    counts = [Counter(tokens(docs_by_module[name] or "")) for name in names]
-    df: Counter[str] = Counter()
-    for c in counts:
-        df.update(c.keys())
-    idf = {term: math.log((1 + n) / (1 + d)) + 1.0 for term, d in df.items()}
-    # a term in one module only adds to that module's norm, never to a similarity: the matrix
-    # needs a column only for terms shared by two or more modules
-    shared = sorted(term for term, d in df.items() if d >= 2)
-    column = {term: j for j, term in enumerate(shared)}
-    matrix = np.zeros((n, len(shared)), dtype=np.float64)
-    for i, c in enumerate(counts):
-        norm2 = 0.0
-        for term in sorted(c):
-            w = (1.0 + math.log(c[term])) * idf[term]
-            norm2 += w * w
-            j = column.get(term)
-            if j is not None:
-                matrix[i, j] = w
-        if norm2 > 0:
-            matrix[i] /= math.sqrt(norm2)
-    scores = np.round(matrix @ matrix.T, SCORE_DECIMALS)
+    scores = np.round(_similarities([Counter(tokens(docs_by_module[name] or "")) for name in names]),
+                      SCORE_DECIMALS)
     np.fill_diagonal(scores, -1.0)
-    order = np.arange(n)
     for i, name in enumerate(names):
         row = scores[i]
-        candidates = order[row > min_score]
+        candidates = np.flatnonzero(row > min_score)
         if candidates.size == 0:
             continue
         # best score first, then name (names are sorted, so the index orders them)
