@@ -107,7 +107,8 @@ def _coveragerc(root: Path, module: Module, omit: list[str]) -> str:
     """The coverage config: branch coverage, and the files that are not the module's own source.
 
     Patterns are repo-relative; coverage.py anchors them at the working directory, which is the
-    root. A trailing ``/*`` matches everything below a folder.
+    root. A trailing ``/*`` matches everything below a folder. ``patch = subprocess`` measures
+    Python subprocesses the tests start (a CLI run by its tests is covered code, not a blind spot).
     """
     patterns = [f"{folder}/*" for folder in omit]
     for test_path in module.test_paths:
@@ -118,7 +119,7 @@ def _coveragerc(root: Path, module: Module, omit: list[str]) -> str:
         else:
             patterns.append(f"{test_path}/*")
     omit_lines = "".join(f"    {pattern}\n" for pattern in patterns)
-    return f"[run]\nbranch = True\nomit =\n{omit_lines}"
+    return f"[run]\nbranch = True\npatch = subprocess\nomit =\n{omit_lines}"
 
 
 def _contains(folder: str, path: str) -> bool:
