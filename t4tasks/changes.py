@@ -25,8 +25,9 @@ def changed_files(root: Path, ref: str) -> set[str]:
             raise ChangesError(f"--changed-since {ref}: {done.stderr.decode(errors='replace').strip()}")
         return [p for p in done.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
-    files = set(git("diff", "--name-only", "-z", f"{ref}...", "--"))
-    files.update(git("diff", "--name-only", "-z", "HEAD", "--"))
+    # --no-renames: a moved file changes the module it left as well as the one it joined
+    files = set(git("diff", "--name-only", "--no-renames", "-z", f"{ref}...", "--"))
+    files.update(git("diff", "--name-only", "--no-renames", "-z", "HEAD", "--"))
     files.update(git("ls-files", "-z", "--others", "--exclude-standard"))
     return files
 

@@ -16,7 +16,7 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 
-from . import __version__, state, tasks
+from . import __version__, shard, state, tasks
 from .project import load_cached
 from .config import ConfigError
 
@@ -25,6 +25,8 @@ USAGE = f"""t4 {__version__}: module-quality pipeline for Python monorepos (a do
 usage: t4 [--root DIR] [doit command] [tasks...] [doit options]
 
   --root DIR            repository to work on (default: the current directory)
+  --shard I/N           measure only shard I of N (balanced by recorded durations); records
+                        go to .t4/fragments/ until `t4 merge .t4/fragments/*.ndjson`
   --changed-since REF   only modules whose code, tests or manifest changed since git REF
                         (committed or not); a shared file (root conftest.py, pyproject.toml)
                         marks every module changed
@@ -116,6 +118,13 @@ def _sigterm_as_interrupt(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     root, doit_args = split_root(list(sys.argv[1:] if argv is None else argv))
+    try:
+        spec, doit_args = shard.split_arg(doit_args)
+    except shard.ShardError as exc:
+        print(f"t4: {exc}", file=sys.stderr)
+        return 2
+    if spec is not None:
+        os.environ[shard.ENV] = spec
     if not root.is_dir():
         print(f"t4: --root {root}: not a directory", file=sys.stderr)
         return 2
@@ -131,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour
     split = split_run_args(doit_args)
     if split is not None and not split[2]:
+        if spec is not None:  # a shard measures only: its records wait in a fragment for `t4 merge`
+            return _doit(namespace, [*split[1], *tasks.MEASURE_TASKS])
         return _measure_then_validate(split[1])
     return _doit(namespace, hoist_run_options(doit_args))
 

@@ -43,6 +43,7 @@ NO_CHARTS = ("Trend charts need the optional package pygal (pip install pygal); 
 UNKNOWN = "—"
 HEALTH_BUCKETS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100))
 CHART_CLASS = "t4-chart"
+MAX_X_LABELS = 7
 
 
 def render(root: Path, meta: dict, coverage_trend_csv: Path, bench_trend_csv: Path,
@@ -290,7 +291,9 @@ class _Charts:
         self.style = Style(
             background="transparent", plot_background="#ffffff", foreground="#374151",
             foreground_strong="#111827", foreground_subtle="#9ca3af", opacity=".9",
-            opacity_hover="1", transition="0ms", colors=("#2563eb", "#9ca3af", "#16a34a"),
+            opacity_hover="1", transition="0ms", colors=("#2563eb", "#ea580c"),
+            guide_stroke_color="#e5e7eb", major_guide_stroke_color="#d1d5db",
+            guide_stroke_dasharray="0", major_guide_stroke_dasharray="0",
             font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
             label_font_size=11, major_label_font_size=11, legend_font_size=11,
             value_font_size=11, tooltip_font_size=11, title_font_size=13,
@@ -309,9 +312,12 @@ class _Charts:
             classes=["pygal-chart", CHART_CLASS], disable_xml_declaration=True, pretty_print=False,
             show_legend=reference is not None, legend_at_bottom=True, legend_box_size=10,
             x_value_formatter=lambda d: d.strftime("%Y-%m-%d"), x_label_rotation=20,
-            truncate_label=-1, dots_size=3, show_x_guides=False, margin=6,
+            truncate_label=-1, dots_size=3, show_x_guides=False, margin=6, max_scale=6, min_scale=3,
             value_formatter=lambda v: f"{_fmt(v)}{unit}",
         )
+        days = sorted({d for d, _, _ in points})
+        step = -(-len(days) // MAX_X_LABELS)  # at most MAX_X_LABELS labels, always on data days
+        chart.x_labels = days[::step]
         chart.uuid = chart_id
         chart.add(name, [(d, v) for d, v, _ in points])
         if reference is not None:

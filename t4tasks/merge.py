@@ -29,7 +29,6 @@ measurement must become the latest one (as in an unsharded run).
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -42,7 +41,6 @@ from .problems import Problem
 
 FRAGMENTS_DIR = "fragments"
 KINDS = ("coverage", "bench")          # kinds a fragment may carry: each has ledger <kind>.ndjson
-_FRAGMENT_NAME = re.compile(r"^(?P<kind>[a-z_]+)-(?P<index>\d+)of(?P<total>\d+)\.ndjson$")
 
 
 def fragment_path(state_dir: Path, kind: str, shard: tuple[int, int]) -> Path:

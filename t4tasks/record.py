@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import atomic, ledger, observed
+from . import atomic, ledger, merge, observed, shard
 from .module import Module
 from .project import Project
 
@@ -28,8 +28,14 @@ def result_path(project: Project, kind: str, module: Module) -> str:
     return f"{project.config.state_dir}/results/{kind}/{module.name}.json"
 
 
-def _append_or_find(path: Path, record: dict) -> dict:
-    """Append the record, or return the identical-input entry already there."""
+def _append_or_find(project: Project, name: str, record: dict) -> dict:
+    """Append the record (to this shard's fragment when sharded: ``t4 merge`` brings it into the
+    ledger later), or return the identical-input entry already there."""
+    path = ledger_path(project, name)
+    spec = shard.current()
+    if spec is not None:
+        fragment = merge.fragment_path(project.state_dir(), record[ledger.KIND], spec)
+        return merge.append_fragment(path, fragment, record)
     if ledger.append(path, record):
         return record
     return ledger.latest(path, kind=record[ledger.KIND])[record[ledger.MODULE]]
@@ -39,7 +45,7 @@ def record_coverage(project: Project, module: Module, result: dict, digest: str)
     values = {k: v for k, v in result.items() if k != "detail" or v}
     record = ledger.new_record("coverage", module.name, values, digest,
                                git_commit=ledger.git_head(project.root))
-    entry = _append_or_find(ledger_path(project, COVERAGE_LEDGER), record)
+    entry = _append_or_find(project, COVERAGE_LEDGER, record)
     observed.set_coverage(project.root / module.manifest_path, project.state_dir() / "locks",
                           entry.get(ledger.COVERAGE), entry[ledger.TS], entry[ledger.INPUT_DIGEST])
     atomic.write_json(project.root / result_path(project, "coverage", module),
@@ -53,7 +59,7 @@ def record_bench(project: Project, module: Module, result: dict, environment: di
     values["env"] = environment["facts"]
     record = ledger.new_record("bench", module.name, values, digest,
                                git_commit=ledger.git_head(project.root))
-    entry = _append_or_find(ledger_path(project, BENCH_LEDGER), record)
+    entry = _append_or_find(project, BENCH_LEDGER, record)
     if entry.get("summary"):
         observed.set_bench(project.root / module.manifest_path, project.state_dir() / "locks",
                            entry["summary"], entry[ledger.TS], entry["env_fingerprint"],

@@ -18,9 +18,11 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from . import (__version__, atomic, bench, bench_gate, changes, coverage, coverage_gate, discovery, docmap, smoke,
-               fingerprint, inputs, ledger_check, meta, onboard, prod_tag, record, registry, scaffold,
+               fingerprint, inputs, ledger_check, meta, onboard, prod_tag, record, registry, scaffold, shard,
                templates, trends, validate)
 from .checker import ContentChecker
+from .ci_init import task_ci_init  # noqa: F401  (t4 ci_init [--apply])
+from .merge import task_merge  # noqa: F401  (t4 merge FRAGMENTS...)
 from .reporter import ProgressReporter
 from .project import Project, load_cached
 
@@ -151,17 +153,24 @@ def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], 
     }
 
 
-def _run_modules(project: Project):
+def _run_modules(project: Project, ledger_name: str | None = None):
     """The modules per-module tasks are created for: all, or those changed since
-    ``T4_CHANGED_SINCE`` (set by ``t4 --changed-since REF``)."""
+    ``T4_CHANGED_SINCE`` (set by ``t4 --changed-since REF``); with ``t4 --shard I/N`` (T4_SHARD)
+    only this shard's share, balanced by the durations recorded in ``ledger_name``."""
     ref = os.environ.get(CHANGED_SINCE_ENV, "")
-    return changes.changed_modules(project, ref) if ref else project.modules
+    modules = changes.changed_modules(project, ref) if ref else project.modules
+    spec = shard.current()
+    if spec is None or ledger_name is None:
+        return modules
+    durations = shard.durations_from_ledger(record.ledger_path(project, ledger_name))
+    names = set(shard.select([m.name for m in modules], durations, spec))
+    return [m for m in modules if m.name in names]
 
 
 def task_coverage():
     """Per-module coverage (pytest-cov in a subprocess) → coverage ledger + manifest."""
     project = current()
-    for module in _run_modules(project):
+    for module in _run_modules(project, record.COVERAGE_LEDGER):
         def measure(digest, module=module):
             result = coverage.measure(project.root, module, omit=project.nested_paths(module),
                                       timeout=project.config.timeout,
@@ -174,9 +183,9 @@ def task_coverage():
 def task_bench():
     """Per-module benchmarks (pytest-benchmark in a subprocess) → bench ledger + manifest."""
     project = current()
-    for module in _run_modules(project):
-        if not module.bench_paths:
-            continue
+    benched = [m for m in _run_modules(project) if m.bench_paths]
+    names = {m.name for m in _run_modules(project, record.BENCH_LEDGER)}
+    for module in (m for m in benched if m.name in names):
 
         def measure(digest, module=module):
             result = bench.run(project.root, module, project.config.timeout,
