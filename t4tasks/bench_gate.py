@@ -31,13 +31,9 @@ class Verdict:
 
 
 def history(project: Project) -> tuple[dict[str, list[dict]], list[Problem]]:
-    path = record.ledger_path(project, record.BENCH_LEDGER)
+    """Bench ledger entries per module, oldest first, and the reader's problems."""
     problems: list[Problem] = []
-    per_module: dict[str, list[dict]] = {}
-    if path.exists():
-        for entry in ledger.read(path, problems):
-            per_module.setdefault(entry[ledger.MODULE], []).append(entry)
-    return per_module, problems
+    return ledger.by_module(record.ledger_path(project, record.BENCH_LEDGER), problems), problems
 
 
 def judge(project: Project, module: Module, entries: list[dict]) -> Verdict:

@@ -47,13 +47,8 @@ def target_of(project: Project, module: Module) -> float | None:
 
 def history(project: Project) -> tuple[dict[str, list[dict]], list[Problem]]:
     """Coverage ledger entries per module, oldest first, and the reader's problems."""
-    path = record.ledger_path(project, record.COVERAGE_LEDGER)
     problems: list[Problem] = []
-    per_module: dict[str, list[dict]] = {}
-    if path.exists():
-        for entry in ledger.read(path, problems):
-            per_module.setdefault(entry[ledger.MODULE], []).append(entry)
-    return per_module, problems
+    return ledger.by_module(record.ledger_path(project, record.COVERAGE_LEDGER), problems), problems
 
 
 def judge(project: Project, module: Module, entries: list[dict], ratchet: bool) -> Verdict:

@@ -200,6 +200,15 @@ def latest(
     }
 
 
+def by_module(path: Path | str, problems: list[Problem] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every entry of a ledger grouped by module, oldest first; an absent ledger is empty."""
+    per_module: dict[str, list[dict[str, Any]]] = {}
+    if Path(path).exists():
+        for entry in read(path, problems):
+            per_module.setdefault(entry[MODULE], []).append(entry)
+    return per_module
+
+
 def verify_chain(path: Path | str) -> list[Problem]:
     """Report every T4 entry whose ``prev`` does not match the line before it.
 

@@ -16,6 +16,7 @@ import math
 import posixpath
 import re
 from collections import Counter
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,7 @@ _LIST_ITEM = re.compile(r"^ {0,3}([-*+]|\d{1,9}[.)])(\s|$)")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
 _LINKED_IMAGE = re.compile(r"\[\s*!\[[^\]]*\]\([^)]*\)\s*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\[[^\]]*\]")
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
 _HTML_HEADING = re.compile(r"^ {0,3}<h[1-6][\s>]", re.I)
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
@@ -166,6 +168,8 @@ def _inline(line: str) -> str:
 
 def _is_markup_only(line: str) -> bool:
     """A line that is all badges, images or HTML: no prose in it."""
+    if "[" not in line and "<" not in line:
+        return not line.strip(" |·•,:-")
     rest = _LINK.sub("", _HTML_TAG.sub("", _IMAGE.sub("", _LINKED_IMAGE.sub("", line))))
     return bool(re.fullmatch(r"[\s|·•,:-]*", rest))
 
@@ -364,7 +368,13 @@ def tokens(text: str) -> list[str]:
     return [t for ident in _IDENT.findall(_URL.sub(" ", text)) for t in _ident_tokens(ident)]
 
 
-DENSE_SHARE = 0.02   # terms in more than 2% of modules go through a dense matrix product (BLAS)
+def term_counts(text: str) -> Counter:
+    """``Counter(tokens(text))``, without a Python-level step per word (cached per identifier)."""
+    return Counter(chain.from_iterable(map(_ident_tokens, _IDENT.findall(_URL.sub(" ", text)))))
+
+
+PAIRS_PER_BATCH = 4_000_000
+DENSE_SHARE = 0.05   # terms in more than 5% of modules go through a dense matrix product (BLAS)
 
 
 def _similarities(counts: list[Counter]) -> np.ndarray:
@@ -374,23 +384,19 @@ def _similarities(counts: list[Counter]) -> np.ndarray:
     tail of rarer shared terms as explicit pair products (a term in d modules costs d² products,
     where a dense column costs n²). Terms of one module only add to its norm."""
     n = len(counts)
-    vocab: dict[str, int] = {}
-    rows_l: list[int] = []
-    cols_l: list[int] = []
-    tf_l: list[int] = []
-    for i, c in enumerate(counts):
-        for term in sorted(c):       # term ids depend on the sorted input only
-            cols_l.append(vocab.setdefault(term, len(vocab)))
-        rows_l.extend([i] * len(c))
-        tf_l.extend(c[t] for t in sorted(c))
+    # term ids in order of first appearance over the sorted modules: fixed for a given input
+    vocab = {term: j for j, term in enumerate(dict.fromkeys(chain.from_iterable(counts)))}
     scores = np.zeros((n, n), dtype=np.float64)
-    if not cols_l:
+    if not vocab:
         return scores
-    rows = np.asarray(rows_l, dtype=np.int64)
-    cols = np.asarray(cols_l, dtype=np.int64)
+    sizes = np.fromiter((len(c) for c in counts), dtype=np.int64, count=n)
+    rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    total = int(sizes.sum())
+    cols = np.fromiter(map(vocab.__getitem__, chain.from_iterable(counts)), dtype=np.int64, count=total)
+    tf = np.fromiter(chain.from_iterable(c.values() for c in counts), dtype=np.float64, count=total)
     df = np.bincount(cols, minlength=len(vocab))
     idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
-    weights = (1.0 + np.log(np.asarray(tf_l, dtype=np.float64))) * idf[cols]
+    weights = (1.0 + np.log(tf)) * idf[cols]
     norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))
     weights /= norms[rows]
     term_df = df[cols]
@@ -406,12 +412,18 @@ def _similarities(counts: list[Counter]) -> np.ndarray:
         order = np.lexsort((t_rows, t_cols))          # entries grouped by term
         t_rows, t_cols, t_w, t_df = t_rows[order], t_cols[order], t_w[order], t_df[order]
         flat = np.zeros(n * n, dtype=np.float64)
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        size = 0
         for d in np.unique(t_df):
             sel = t_df == d
             r = t_rows[sel].reshape(-1, d)             # one row per term: the modules holding it
             w = t_w[sel].reshape(-1, d)
-            pairs = (r[:, :, None] * n + r[:, None, :]).ravel()
-            flat += np.bincount(pairs, weights=(w[:, :, None] * w[:, None, :]).ravel(), minlength=n * n)
+            pending.append(((r[:, :, None] * n + r[:, None, :]).ravel(), (w[:, :, None] * w[:, None, :]).ravel()))
+            size += pending[-1][0].size
+            if size > PAIRS_PER_BATCH or d == t_df.max():
+                flat += np.bincount(np.concatenate([p for p, _ in pending]),
+                                    weights=np.concatenate([q for _, q in pending]), minlength=n * n)
+                pending, size = [], 0
         scores += flat.reshape(n, n)
     return scores
 
@@ -425,7 +437,7 @@ def see_also(docs_by_module: dict[str, str], k: int = 3, min_score: float = 0.1)
     result: dict[str, list[str]] = {name: [] for name in names}
     if n < 2 or k <= 0:
         return result
-    scores = np.round(_similarities([Counter(tokens(docs_by_module[name] or "")) for name in names]),
+    scores = np.round(_similarities([term_counts(docs_by_module[name] or "") for name in names]),
                       SCORE_DECIMALS)
     np.fill_diagonal(scores, -1.0)
     for i, name in enumerate(names):
@@ -465,8 +477,8 @@ def build(root: Path, registry: dict) -> dict[str, dict]:
         readme = _read_text(root, readme_path) if readme_path else None
         line = docstring_summary(tree) or readme_summary(readme)
         summaries[name] = line
-        prose = "\n".join(_inline(block) for kind, block in readme_blocks(readme or "")
-                          if kind not in ("markup", "directive"))
+        prose = _LINK_TARGET.sub("]", _HTML_TAG.sub(" ", "\n".join(
+            block for kind, block in readme_blocks(readme or "") if kind not in ("markup", "directive"))))
         texts[name] = "\n".join([line, prose, " ".join(names_of(tree))])
     related = see_also(texts)
     return {name: {"summary": summaries[name], "see_also": related[name]} for name in sorted(summaries)}

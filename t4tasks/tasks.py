@@ -261,22 +261,28 @@ CHANGED_SINCE = {"name": "changed_since", "long": "changed-since", "type": str, 
                  "help": "only modules whose code, tests or manifest changed since this git ref"}
 
 
+def _gate(kind: str, project: Project, changed_since: str, judge):
+    """Judge the selected modules, print one line each and a count; fail when any fails."""
+    try:
+        modules = _selected(project, changed_since)
+    except changes.ChangesError as exc:
+        return TaskFailed(str(exc))
+    verdicts, problems = judge(modules)
+    _report_problems(problems, "t4: warning: ledger lines skipped")
+    for verdict in verdicts:
+        print(verdict.line())
+    failed = [v for v in verdicts if v.failed]
+    print(f"{kind} gate: {len(verdicts) - len(failed)} of {len(verdicts)} modules pass")
+    return TaskFailed(f"{len(failed)} module(s) fail the {kind} gate") if failed else None
+
+
 def task_coverage_gate():
     """Fail when a module is below its coverage target, unmeasured, stale or failing."""
     project = current()
 
     def gate(changed_since: str, ratchet: bool):
-        try:
-            modules = _selected(project, changed_since)
-        except changes.ChangesError as exc:
-            return TaskFailed(str(exc))
-        verdicts, problems = coverage_gate.run(project, modules, ratchet=ratchet)
-        _report_problems(problems, "t4: warning: ledger lines skipped")
-        for verdict in verdicts:
-            print(verdict.line())
-        failed = [v for v in verdicts if v.failed]
-        print(f"coverage gate: {len(verdicts) - len(failed)} of {len(verdicts)} modules pass")
-        return TaskFailed(f"{len(failed)} module(s) fail the coverage gate") if failed else None
+        return _gate("coverage", project, changed_since,
+                     lambda modules: coverage_gate.run(project, modules, ratchet=ratchet))
 
     return {
         "actions": [gate],
@@ -292,17 +298,8 @@ def task_bench_gate():
     project = current()
 
     def gate(changed_since: str):
-        try:
-            modules = [m for m in _selected(project, changed_since) if m.bench_paths]
-        except changes.ChangesError as exc:
-            return TaskFailed(str(exc))
-        verdicts, problems = bench_gate.run(project, modules)
-        _report_problems(problems, "t4: warning: ledger lines skipped")
-        for verdict in verdicts:
-            print(verdict.line())
-        failed = [v for v in verdicts if v.failed]
-        print(f"bench gate: {len(verdicts) - len(failed)} of {len(verdicts)} modules pass")
-        return TaskFailed(f"{len(failed)} module(s) fail the bench gate") if failed else None
+        return _gate("bench", project, changed_since,
+                     lambda modules: bench_gate.run(project, [m for m in modules if m.bench_paths]))
 
     return {"actions": [gate], "params": [CHANGED_SINCE], "uptodate": [False], "verbosity": 2}
 
