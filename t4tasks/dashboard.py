@@ -352,15 +352,16 @@ class _Charts:
 
 
 def _strip(root, titles: list[str], keep_style: list[str] | None):
-    """pygal XML filter: drop comments (one carries today's date), the config script and the
-    per-chart stylesheet (captured into ``keep_style`` when given); add a native tooltip
-    (``<title>``) to each dot of the first series, in order."""
+    """pygal XML filter: drop comments (one carries today's date), the config script, the data
+    only pygal's (network-loaded) tooltip script reads (``<desc>``) and the per-chart stylesheet
+    (captured into ``keep_style`` when given); add a native tooltip (``<title>``) to each dot of
+    the first series, in order."""
     from pygal.etree import etree
 
     for parent in list(root.iter()):
         for child in list(parent):
             tag = child.tag
-            if tag is etree.Comment or tag == "script":
+            if tag is etree.Comment or tag in ("script", "desc"):
                 parent.remove(child)
             elif tag == "style":
                 if keep_style is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ import orjson
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from . import (__version__, atomic, bench, bench_gate, changes, coverage, coverage_gate, discovery, docmap, smoke,
+from . import (__version__, atomic, badges, bench, bench_gate, changes, coverage, coverage_gate, dashboard,
+               discovery, docmap, ledger, smoke,
                fingerprint, inputs, ledger_check, meta, onboard, prod_tag, record, registry, scaffold, shard,
                templates, trends, validate)
 from .checker import ContentChecker
@@ -27,7 +29,8 @@ from .reporter import ProgressReporter
 from .project import Project, load_cached
 
 MEASURE_TASKS = ["coverage", "bench"]
-DEFAULT_TASKS = [*MEASURE_TASKS, "validate"]
+SHOW_TASKS = ["dashboard", "badges"]
+DEFAULT_TASKS = [*MEASURE_TASKS, "validate", *SHOW_TASKS]
 CHANGED_SINCE_ENV = "T4_CHANGED_SINCE"
 
 
@@ -517,3 +520,90 @@ def task_init():
             "params": [{"name": "apply", "long": "apply", "type": bool, "default": False,
                         "help": "write the manifests"},
                        {"name": "lane", "long": "lane", "type": str, "default": "L2", "help": "lane for new manifests"}]}
+
+
+def _generated(project: Project, *names: str) -> str:
+    return "/".join((project.config.generated_dir, *names))
+
+
+def task_dashboard():
+    """Static HTML dashboard (no network at view time) → docs/_generated/dashboard/index.html."""
+    project = current()
+    trends_dir = project.config.trends_dir
+    csvs = _existing(project, f"{trends_dir}/{trends.COVERAGE_TREND}", f"{trends_dir}/{trends.BENCH_TREND}")
+    report = _existing(project, _generated(project, validate.REPORT_JSON))
+    templates_used = {str(p): templates.content_hash(p) for p in dashboard.template_paths(project.root)}
+
+    def render() -> None:
+        meta_data = orjson.loads((project.root / _generated(project, meta.META_NAME)).read_bytes())
+        report_data = orjson.loads((project.root / report[0]).read_bytes()) if report else None
+        root = project.root
+        dashboard.render(root, meta_data, root / trends_dir / trends.COVERAGE_TREND,
+                         root / trends_dir / trends.BENCH_TREND, report_data,
+                         root / _generated(project, "dashboard"))
+        print(f"{_generated(project, 'dashboard', dashboard.INDEX)}")
+
+    # the validation report is read when present but is not a file_dep: a failing validate must
+    # not stop the page that shows its failures from being drawn
+    report_hash = templates.content_hash(project.root / report[0]) if report else None
+    return {
+        "actions": [render],
+        "file_dep": [_generated(project, meta.META_NAME), *csvs],
+        "targets": [_generated(project, "dashboard", name) for name in dashboard.OUTPUTS],
+        "uptodate": [config_changed(_settings(project, templates=sorted(templates_used.values()),
+                                              report=report_hash))],
+        "clean": True,
+    }
+
+
+def task_badges():
+    """Coverage, health and p95 SVG badges per module → docs/_generated/badges/<module>/."""
+    project = current()
+    out = _generated(project, "badges")
+
+    def render() -> None:
+        meta_data = orjson.loads((project.root / _generated(project, meta.META_NAME)).read_bytes())
+        changed = badges.render(meta_data, project.root / out)
+        print(f"{out}: {len(changed)} badge(s) changed")
+
+    return {
+        "actions": [render],
+        "file_dep": [_generated(project, meta.META_NAME)],
+        "targets": [f"{out}/{t}" for t in badges.targets([m.name for m in project.modules])],
+        "uptodate": [config_changed(_settings(project))],
+        "clean": True,
+    }
+
+
+def task_readme_badges():
+    """Insert or update each module README's badge line between <!-- t4:badges --> markers
+    (dry run unless --apply; ledgered when applied)."""
+    project = current()
+
+    def run(apply: bool, module: str):
+        modules = [project.by_name[module]] if module in project.by_name else list(_run_modules(project))
+        changed_files, errors = [], []
+        for m in modules:
+            readme = project.root / (m.path if m.path != "." else "") / "README.md"
+            if not readme.is_file():
+                continue
+            badge_dir = posixpath.relpath(_generated(project, "badges", m.name), m.path)
+            try:
+                changed, diff = badges.update_readme(readme, badges.markdown(m.name, badge_dir), apply=apply)
+            except ValueError as exc:
+                errors.append(str(exc))
+                continue
+            if changed:
+                changed_files.append(readme.relative_to(project.root).as_posix())
+                print(diff)
+        if apply and changed_files:
+            ledger.append(record.ledger_path(project, "badges.ndjson"),
+                          ledger.new_record("readme_badges", "*", {"files": changed_files},
+                                            inputs.input_digest(changed_files, {"kind": "readme_badges"})))
+        verb = "updated" if apply else "would update"
+        print(f"{len(changed_files)} README(s) {verb}" + ("" if apply else "; run with --apply to write"))
+        return TaskFailed("\n".join(errors)) if errors else None
+
+    return {"actions": [run], "uptodate": [False], "verbosity": 2,
+            "params": [MODULE_PARAM, {"name": "apply", "long": "apply", "type": bool, "default": False,
+                                      "help": "write the READMEs"}]}
