@@ -43,7 +43,7 @@ def judge(project: Project, module: Module, entries: list[dict]) -> Verdict:
     if latest.get("status") != "ok":
         return Verdict(module.name, latest.get("status", "unknown"), "last benchmark run did not pass")
     files = inputs.module_inputs(project, module, module.bench_paths)
-    if latest.get(ledger.INPUT_DIGEST) != inputs.input_digest(files, inputs.bench_spec(project, module)):
+    if latest.get(ledger.INPUT_DIGEST) != inputs.input_digest(project.root, files, inputs.bench_spec(project, module)):
         return Verdict(module.name, "stale", "code or benchmarks changed since the observation")
     summary = latest.get("summary")
     if bench.meets_sla(module.manifest, summary) is False:

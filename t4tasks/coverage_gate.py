@@ -67,7 +67,7 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool) 
     digest = latest.get(ledger.INPUT_DIGEST)
     files = inputs.module_inputs(project, module, module.test_paths)
     spec = inputs.coverage_spec(project, module)
-    if digest is not None and digest != inputs.input_digest(files, spec):
+    if digest is not None and digest != inputs.input_digest(project.root, files, spec):
         return Verdict(module.name, observed, target, "stale", "code or tests changed since the observation")
     if target is None:
         return Verdict(module.name, observed, None, "no_target", "no lane and no testing.coverage_target")

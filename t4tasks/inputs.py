@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+from pathlib import Path
 
 import orjson
 
@@ -41,32 +42,35 @@ def module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> l
     (its tests or benchmarks) and every conftest.py above them, sorted and repo-relative."""
     listing = project.listing
     files = listing.file_set
-    nested = project.excluded_paths(module)
+    outputs = project.excluded_paths(module)
     chosen: set[str] = set()
     for folder in (module.code_path, *paths):
         if folder in files:  # a single test file
             chosen.add(folder)
             continue
-        chosen.update(p for p in listing.under(folder)
-                      if _wanted(p) and not any(p.startswith(n + "/") for n in nested if not folder.startswith(n)))
+        excluded = [p + "/" for p in (*project.foreign_paths(module, folder), *outputs)
+                    if p != folder and not folder.startswith(p + "/")]
+        chosen.update(p for p in listing.under(folder) if _wanted(p) and not p.startswith(tuple(excluded)))
         chosen.update(_ancestor_conftests(files, posixpath.dirname(folder) if folder != "." else "."))
     return sorted(chosen)
 
 
-def input_digest(files: list[str], spec: dict) -> str:
-    """sha256 over each input file's path and content plus the measurement spec."""
+def input_digest(root: Path, files: list[str], spec: dict) -> str:
+    """sha256 over each input file's repo-relative path and content plus the measurement spec."""
     h = hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
     for path in files:
-        h.update(path.encode() + b"\0" + file_digest(path).encode() + b"\n")
+        h.update(path.encode() + b"\0" + file_digest(str(root / path)).encode() + b"\n")
     return h.hexdigest()
 
 
 def coverage_spec(project: Project, module: Module) -> dict:
     """What, besides file contents, defines a coverage measurement of ``module``."""
     return {"kind": "coverage", "code": module.code_path, "paths": list(module.test_paths),
-            "omit": project.nested_paths(module), "pytest_args": list(project.config.pytest_args)}
+            "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
+            "pytest_args": list(project.config.pytest_args)}
 
 
 def bench_spec(project: Project, module: Module) -> dict:
     return {"kind": "bench", "code": module.code_path, "paths": list(module.bench_paths),
-            "omit": project.nested_paths(module), "pytest_args": list(project.config.pytest_args)}
+            "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
+            "pytest_args": list(project.config.pytest_args)}

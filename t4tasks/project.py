@@ -84,6 +84,32 @@ class Project:
                 found.append(path)
         return found
 
+    @functools.cached_property
+    def _claims(self) -> list[tuple[str, str]]:
+        """Every folder a module claims (its own, its tests, its benchmarks), sorted by path."""
+        claims = set()
+        for m in self.modules:
+            claims.update((p, m.name) for p in (m.path, *m.test_paths, *m.bench_paths))
+        return sorted(claims)
+
+    def foreign_paths(self, module: Module, folder: str) -> list[str]:
+        """Paths strictly inside ``folder`` that other modules claim: ``tests/a/b`` inside module
+        ``a``'s ``tests/a`` belongs to ``a.b``, so it is neither ``a``'s input nor ``a``'s tests."""
+        prefix = "" if folder == "." else folder + "/"
+        claims = self._claims
+        found = []
+        for path, owner in claims[bisect.bisect_left(claims, (prefix, "")):]:
+            if not path.startswith(prefix):
+                break
+            if path != folder and owner != module.name:
+                found.append(path)
+        return found
+
+    def foreign_tests(self, module: Module) -> list[str]:
+        """Other modules' paths inside this module's test and benchmark folders (to --ignore)."""
+        return sorted({p for folder in (*module.test_paths, *module.bench_paths)
+                       for p in self.foreign_paths(module, folder)})
+
     def excluded_paths(self, module: Module) -> list[str]:
         """Folders inside ``module`` whose files are not its own: nested modules and T4's outputs
         (a module at the root must not count its generated registry as docs or inputs)."""

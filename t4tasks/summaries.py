@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import ast
 import functools
-import math
 import posixpath
 import re
 from collections import Counter
 from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_SUMMARY = 160
 MAX_TEXT_BYTES = 256 * 1024      # of a README or __init__.py: enough for any first paragraph
@@ -383,6 +384,8 @@ def _similarities(counts: list[Counter]) -> np.ndarray:
     Exact, in two parts: terms shared by many modules through a dense matrix product, the long
     tail of rarer shared terms as explicit pair products (a term in d modules costs d² products,
     where a dense column costs n²). Terms of one module only add to its norm."""
+    import numpy as np  # on first use: every `t4` run builds the registry, few need numpy
+
     n = len(counts)
     # term ids in order of first appearance over the sorted modules: fixed for a given input
     vocab = {term: j for j, term in enumerate(dict.fromkeys(chain.from_iterable(counts)))}
@@ -437,6 +440,8 @@ def see_also(docs_by_module: dict[str, str], k: int = 3, min_score: float = 0.1)
     result: dict[str, list[str]] = {name: [] for name in names}
     if n < 2 or k <= 0:
         return result
+    import numpy as np
+
     scores = np.round(_similarities([term_counts(docs_by_module[name] or "") for name in names]),
                       SCORE_DECIMALS)
     np.fill_diagonal(scores, -1.0)

@@ -143,7 +143,7 @@ def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], 
     files = inputs.module_inputs(project, module, paths)
 
     def run() -> None:
-        measure(inputs.input_digest(files, spec))
+        measure(inputs.input_digest(project.root, files, spec))
 
     return {
         "name": module.name,
@@ -175,9 +175,10 @@ def task_coverage():
     project = current()
     for module in _run_modules(project, record.COVERAGE_LEDGER):
         def measure(digest, module=module):
+            ignore = tuple(f"--ignore={p}" for p in project.foreign_tests(module))
             result = coverage.measure(project.root, module, omit=project.nested_paths(module),
                                       timeout=project.config.timeout,
-                                      extra_args=project.config.pytest_args)
+                                      extra_args=(*ignore, *project.config.pytest_args))
             return record.record_coverage(project, module, result, digest)
         yield _measured_task(project, "coverage", module, module.test_paths,
                              inputs.coverage_spec(project, module), measure)
@@ -191,8 +192,9 @@ def task_bench():
     for module in (m for m in benched if m.name in names):
 
         def measure(digest, module=module):
+            ignore = tuple(f"--ignore={p}" for p in project.foreign_tests(module))
             result = bench.run(project.root, module, project.config.timeout,
-                               extra_args=project.config.pytest_args)
+                               extra_args=(*ignore, *project.config.pytest_args))
             environment = fingerprint.environment()
             entry = record.record_bench(project, module, result, environment, digest)
             earlier = bench_gate.history(project)[0].get(module.name, [])[:-1]
@@ -599,7 +601,7 @@ def task_readme_badges():
         if apply and changed_files:
             ledger.append(record.ledger_path(project, "badges.ndjson"),
                           ledger.new_record("readme_badges", "*", {"files": changed_files},
-                                            inputs.input_digest(changed_files, {"kind": "readme_badges"})))
+                                            inputs.input_digest(project.root, changed_files, {"kind": "readme_badges"})))
         verb = "updated" if apply else "would update"
         print(f"{len(changed_files)} README(s) {verb}" + ("" if apply else "; run with --apply to write"))
         return TaskFailed("\n".join(errors)) if errors else None
