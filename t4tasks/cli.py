@@ -132,23 +132,41 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
     os.chdir(root)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    split = split_run_args(doit_args)
     try:
-        namespace = _namespace()
+        if split is not None and not split[2]:
+            if spec is not None:  # a shard measures only: its records wait in a fragment for `t4 merge`
+                return _doit(_namespace(tasks.MEASURE_TASKS), [*split[1], *tasks.MEASURE_TASKS])
+            return _measure_then_validate(split[1])
+        wanted = requested_tasks(split[2]) if split is not None else None
+        return _doit(_namespace(wanted), hoist_run_options(doit_args))
     except ConfigError as exc:
         print(f"t4: {exc}", file=sys.stderr)
         return 2
-    # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour
-    split = split_run_args(doit_args)
-    if split is not None and not split[2]:
-        if spec is not None:  # a shard measures only: its records wait in a fragment for `t4 merge`
-            return _doit(namespace, [*split[1], *tasks.MEASURE_TASKS])
-        return _measure_then_validate(split[1])
-    return _doit(namespace, hoist_run_options(doit_args))
 
 
-def _namespace() -> dict:
+def requested_tasks(words: list[str]) -> list[str] | None:
+    """The task names a run asks for, or None when that cannot be told for sure (then every task
+    creator is loaded). Loading only what a run needs keeps `t4 registry` fast on 10,000 modules:
+    doit calls every creator it is given, and per-module creators cost time per module."""
+    known = {name.removeprefix("task_") for name in dir(tasks) if name.startswith("task_")}
+    names = []
+    for word in words:
+        if word.startswith("-"):
+            return None  # a task's own options: its values could look like task names
+        base = word.split(":", 1)[0]
+        if base not in known:
+            return None
+        names.append(base)
+        if base == "merge":
+            break  # the rest are fragment paths
+    return names or None
+
+
+def _namespace(wanted: list[str] | None = None) -> dict:
     project = tasks.current()
-    namespace = {name: getattr(tasks, name) for name in dir(tasks) if name.startswith("task_")}
+    names = tasks.creators_for(wanted) if wanted else {n.removeprefix("task_") for n in dir(tasks) if n.startswith("task_")}
+    namespace = {f"task_{name}": getattr(tasks, f"task_{name}") for name in names}
     namespace["DOIT_CONFIG"] = tasks.doit_config(project)
     return namespace
 
@@ -161,11 +179,11 @@ def _doit(namespace: dict, args: list[str]) -> int:
 def _measure_then_validate(options: list[str]) -> int:
     """The default run in two doit runs: validate reads what measurement recorded, and doit
     cannot order two independent branches of one run (with -n they would interleave)."""
-    measured = _doit(_namespace(), [*options, *tasks.MEASURE_TASKS])
+    measured = _doit(_namespace(tasks.MEASURE_TASKS), [*options, *tasks.MEASURE_TASKS])
     load_cached.cache_clear()  # manifests and ledgers changed: load them again
-    validated = _doit(_namespace(), [*options, "validate"])
+    validated = _doit(_namespace(["validate"]), [*options, "validate"])
     load_cached.cache_clear()  # the report changed: the pictures show it
-    shown = _doit(_namespace(), [*options, *tasks.SHOW_TASKS])
+    shown = _doit(_namespace(tasks.SHOW_TASKS), [*options, *tasks.SHOW_TASKS])
     return max(measured, validated, shown)
 
 

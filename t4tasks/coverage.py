@@ -15,7 +15,6 @@ result whose ``status`` says what happened, so one bad module never blocks the o
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -254,6 +253,8 @@ def _result(
 @functools.cache
 def tool_versions() -> dict[str, str]:
     """Versions of the tools that produced the numbers (the child runs this same interpreter)."""
+    import importlib.metadata  # on first measurement only: it costs start-up time
+
     return {
         "python": platform.python_version(),
         "pytest": importlib.metadata.version("pytest"),

@@ -28,6 +28,7 @@ class FileListing:
     tracked: tuple[str, ...]     # files git tracks (or every walked file outside git), sorted
     untracked: tuple[str, ...]   # untracked, not ignored files (git only), sorted
     is_git: bool
+    symlinks: frozenset[str] = frozenset()  # listed paths that are symbolic links
 
     @functools.cached_property
     def all_files(self) -> tuple[str, ...]:
@@ -38,17 +39,23 @@ class FileListing:
     def file_set(self) -> frozenset[str]:
         return frozenset(self.all_files)
 
+    @functools.cached_property
+    def by_folder(self) -> dict[str, list[str]]:
+        """Files grouped by the folder that directly holds them ("" for the root)."""
+        groups: dict[str, list[str]] = {}
+        for path in self.all_files:
+            folder, _, _ = path.rpartition("/")
+            groups.setdefault(folder, []).append(path)
+        return groups
+
     def under(self, folder: str) -> list[str]:
         """Files inside ``folder`` (recursively), found by bisection in the sorted listing."""
-        prefix = "" if folder in ("", ".") else folder + "/"
         files = self.all_files
-        start = bisect.bisect_left(files, prefix)
-        found = []
-        for path in files[start:]:
-            if not path.startswith(prefix):
-                break
-            found.append(path)
-        return found
+        if folder in ("", "."):
+            return list(files)
+        # "0" sorts right after "/": everything starting with "folder/" lies between the two
+        start = bisect.bisect_left(files, folder + "/")
+        return list(files[start:bisect.bisect_left(files, folder + "0", start)])
 
 
 def _git(root: Path, *args: str) -> list[str] | None:
@@ -78,13 +85,17 @@ def list_files(root: Path) -> FileListing:
     """List the repository's files; git decides what belongs when root is a work tree."""
     top = _git(root, "rev-parse", "--show-prefix")
     if top is not None:
-        tracked = _git(root, "ls-files", "-z", "--cached")
+        staged = _git(root, "ls-files", "-z", "--stage")  # "<mode> <sha> <stage>\t<path>"
         deleted = set(_git(root, "ls-files", "-z", "--deleted") or ())
         untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard") or []
-        if tracked is not None:
-            live = sorted(p for p in tracked if p not in deleted)
-            return FileListing(tuple(live), tuple(sorted(untracked)), True)
-    return FileListing(tuple(sorted(_walk(root))), (), False)
+        if staged is not None:
+            entries = [line.split("\t", 1) for line in staged]
+            live = sorted({path for _, path in entries if path not in deleted})
+            links = {path for meta, path in entries if meta.startswith("120000")}
+            links.update(p for p in untracked if os.path.islink(root / p))
+            return FileListing(tuple(live), tuple(sorted(untracked)), True, frozenset(links))
+    walked = sorted(_walk(root))
+    return FileListing(tuple(walked), (), False, frozenset(p for p in walked if os.path.islink(root / p)))
 
 
 def find_manifests(listing: FileListing, globs: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:

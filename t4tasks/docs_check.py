@@ -20,7 +20,6 @@ import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -52,7 +51,7 @@ NOT_SLUG = re.compile(r"[^\w\- ]")  # GitHub keeps letters, digits, '_', '-' and
 @functools.cache
 def schema() -> dict[str, Any]:
     """T4's front matter schema, shipped inside the package."""
-    return json.loads(resources.files("t4tasks").joinpath("schema/doc.frontmatter.schema.json").read_text())
+    return json.loads((Path(__file__).parent / "schema" / "doc.frontmatter.schema.json").read_text(encoding="utf-8"))
 
 
 @functools.cache

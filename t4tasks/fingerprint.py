@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-from importlib import metadata
 from pathlib import Path
 
 import orjson
@@ -43,6 +42,8 @@ def cpu_model() -> str:
 
 def package_versions(distribution: str | None = None) -> dict[str, str | None]:
     """Installed versions of the measuring packages (and ``distribution``); None when absent."""
+    from importlib import metadata  # on first use only: it costs start-up time
+
     names = [*MEASURING_PACKAGES, *([distribution] if distribution else [])]
     versions: dict[str, str | None] = {}
     for name in names:

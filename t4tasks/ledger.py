@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from filelock import FileLock
 
 from . import atomic
 
@@ -140,6 +139,8 @@ def append(path: Path | str, record: Mapping[str, Any]) -> bool:
     line = _checked(record)
     path.parent.mkdir(parents=True, exist_ok=True)
     _ignore_locks(path.parent)
+    from filelock import FileLock  # writers only: a read-only run must not pay the import
+
     with FileLock(f"{path}.lock").acquire(poll_interval=_LOCK_POLL_SECONDS):
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:

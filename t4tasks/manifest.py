@@ -16,23 +16,24 @@ import json
 import os
 import posixpath
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .config import Config
+from .discovery import FileListing
 from .module import Module
 from .problems import Problem
 
+SCHEMA_PATH = Path(__file__).parent / "schema" / "module.manifest.schema.json"
 LANE_TAG = re.compile(r"^lane[:=](L[0-5])$", re.IGNORECASE)
 
 
 @functools.cache
 def schema() -> dict[str, Any]:
     """T4's published manifest schema, shipped inside the package."""
-    return json.loads(resources.files("t4tasks").joinpath("schema/module.manifest.schema.json").read_text())
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 @functools.cache
@@ -127,10 +128,12 @@ def _layout_path(data: dict, key: str) -> Any:
 class PathResolver:
     """Turns manifest paths into repo-relative paths, refusing any that leave the root."""
 
-    def __init__(self, root: Path, files: tuple[str, ...]):
+    def __init__(self, root: Path, listing: FileListing):
         self.root = root
         self.real_root = os.path.realpath(root)
-        self.files = frozenset(files)
+        self.files = listing.file_set
+        self.symlinks = listing.symlinks
+        files = listing.all_files
         dirs = {"."}
         for path in files:
             parent = posixpath.dirname(path)
@@ -142,6 +145,16 @@ class PathResolver:
     def exists(self, relpath: str) -> bool:
         return relpath in self.files or relpath in self.dirs
 
+    def _through_link(self, relpath: str) -> bool:
+        """Whether ``relpath`` or one of its parents is a listed symlink (no system calls)."""
+        if not self.symlinks:
+            return False
+        while relpath not in ("", "."):
+            if relpath in self.symlinks:
+                return True
+            relpath = posixpath.dirname(relpath)
+        return False
+
     def resolve(self, base: str, value: str) -> str | None:
         """``base``/``value`` normalised; None when it escapes the root lexically or by symlink."""
         value = value.replace("\\", "/")
@@ -150,7 +163,7 @@ class PathResolver:
         joined = posixpath.normpath(posixpath.join(base, value))
         if joined == ".." or joined.startswith("../"):
             return None
-        if self.exists(joined):  # only an existing path can be a symlink pointing outside
+        if self._through_link(joined):  # only a path through a symlink can point outside
             real = os.path.realpath(self.root / joined)
             if real != self.real_root and not real.startswith(self.real_root + os.sep):
                 return None

@@ -13,8 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from . import atomic
 
 TESTING = "testing"
@@ -58,6 +56,8 @@ def bench_of(manifest: dict) -> dict | None:
 def _rewrite(path: Path, lock_dir: Path, change) -> None:
     """Read-modify-write one manifest under its own lock (coverage and bench may race on it)."""
     lock_dir.mkdir(parents=True, exist_ok=True)
+    from filelock import FileLock  # writers only: a read-only run must not pay the import
+
     lock = lock_dir / (hashlib.sha256(str(path).encode()).hexdigest()[:16] + ".lock")
     with FileLock(str(lock)):
         raw = path.read_bytes()

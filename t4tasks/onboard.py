@@ -13,7 +13,6 @@ import posixpath
 import re
 from pathlib import Path
 
-import pathspec
 
 from . import atomic, config as config_mod, discovery, manifest, scaffold
 from .problems import Problem
@@ -36,6 +35,8 @@ def candidate_packages(root: Path) -> list[str]:
     folders are skipped (they may point outside the root), and the first folder to claim a name
     (case-insensitively) wins, since two modules cannot share one.
     """
+    import pathspec  # on first use: it imports asyncio, which every t4 run would pay for
+
     excluded = pathspec.GitIgnoreSpec.from_lines(config_mod.load(root).exclude)
     found: list[str] = []
     seen: set[str] = set()
@@ -142,7 +143,7 @@ def new_module(root: Path, name: str, lane: str = "L2") -> list[str]:
     # and this one is not tracked until the user adds it
     project = Project.load(root)
     module, problems = manifest.to_module(manifest_path, data, project.config,
-                                          manifest.PathResolver(root, project.listing.all_files))
+                                          manifest.PathResolver(root, project.listing))
     if module is None:
         raise ValueError("; ".join(str(p) for p in problems))
     written += scaffold.apply(project, module, scaffold.plan_docs(project, module), "scaffold")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bisect
 import functools
+import gc
+import itertools
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +32,27 @@ class Project:
 
     @classmethod
     def load(cls, root: Path) -> "Project":
+        # Loading builds one dict tree per manifest and nothing cyclic: the cyclic garbage
+        # collector would only re-traverse them, again and again (~40 % of a 10,000-module
+        # load). Pause it, then freeze what was loaded so later collections skip it too.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            project = cls._load(root)
+            project.registry  # built here, under the same pause: every run needs it
+        finally:
+            if enabled:
+                gc.enable()
+        gc.freeze()
+        return project
+
+    @classmethod
+    def _load(cls, root: Path) -> "Project":
         root = root.resolve()
         cfg = config_mod.load(root)
         listing = discovery.list_files(root)
         manifest_paths = discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude)
-        resolver = manifest.PathResolver(root, listing.all_files)
+        resolver = manifest.PathResolver(root, listing)
         modules: list[Module] = []
         problems: list[Problem] = []
         for relpath in manifest_paths:
@@ -53,6 +71,13 @@ class Project:
     @functools.cached_property
     def by_name(self) -> dict[str, Module]:
         return {m.name: m for m in self.modules}
+
+    @functools.cached_property
+    def registry(self) -> dict:
+        """The registry document, built once per process (registry, meta, validate all need it)."""
+        from . import registry  # registry imports project: import at first use
+
+        return registry.build(self)
 
     def schema_problems(self) -> list[Problem]:
         """Schema violations of the registered modules' manifests (they stay registered)."""
@@ -77,7 +102,7 @@ class Project:
         prefix = "" if module.path == "." else module.path + "/"
         paths = self._module_paths
         found = []
-        for path in paths[bisect.bisect_left(paths, prefix):]:
+        for path in itertools.islice(paths, bisect.bisect_left(paths, prefix), None):
             if not path.startswith(prefix):
                 break
             if path != module.path:
@@ -98,7 +123,7 @@ class Project:
         prefix = "" if folder == "." else folder + "/"
         claims = self._claims
         found = []
-        for path, owner in claims[bisect.bisect_left(claims, (prefix, "")):]:
+        for path, owner in itertools.islice(claims, bisect.bisect_left(claims, (prefix, "")), None):
             if not path.startswith(prefix):
                 break
             if path != folder and owner != module.name:
@@ -110,12 +135,16 @@ class Project:
         return sorted({p for folder in (*module.test_paths, *module.bench_paths)
                        for p in self.foreign_paths(module, folder)})
 
+    @functools.cached_property
+    def output_paths(self) -> list[str]:
+        """T4's own output folders: never a module's docs or inputs."""
+        cfg = self.config
+        return [posixpath.normpath(d) for d in (cfg.generated_dir, cfg.ledger_dir, cfg.trends_dir, cfg.state_dir)]
+
     def excluded_paths(self, module: Module) -> list[str]:
         """Folders inside ``module`` whose files are not its own: nested modules and T4's outputs
         (a module at the root must not count its generated registry as docs or inputs)."""
-        cfg = self.config
-        outputs = [posixpath.normpath(d) for d in (cfg.generated_dir, cfg.ledger_dir, cfg.trends_dir, cfg.state_dir)]
-        return sorted(set(self.nested_paths(module) + outputs))
+        return sorted(set(self.nested_paths(module) + self.output_paths))
 
     def state_dir(self) -> Path:
         """``.t4/`` (or the configured folder), created with a .gitignore so it is never committed."""

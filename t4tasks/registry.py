@@ -34,8 +34,7 @@ def docs_of(listing: FileListing, module: Module, excluded: list[str]) -> list[s
     docs_dirs = {posixpath.join(module.path, "docs") if module.path != "." else "docs"}
     if module.docs_path and module.docs_path != module.path:
         docs_dirs.add(module.docs_path)
-    found = {p for p in listing.under(module.path)
-             if posixpath.dirname(p) == top and p.endswith(DOC_SUFFIXES)}
+    found = {p for p in listing.by_folder.get(top, ()) if p.endswith(DOC_SUFFIXES)}
     for folder in docs_dirs:
         found.update(p for p in listing.under(folder) if p.endswith(DOC_SUFFIXES))
     return sorted(p for p in found if not any(p.startswith(n + "/") for n in excluded))

@@ -196,7 +196,7 @@ def tests_dir(project: Project, module: Module) -> str:
     paths = layout.get("paths") if isinstance(layout, dict) else None
     declared = paths.get("tests") if isinstance(paths, dict) else None
     if isinstance(declared, str) and declared:
-        resolved = PathResolver(project.root, project.listing.all_files).resolve(module.path, declared)
+        resolved = PathResolver(project.root, project.listing).resolve(module.path, declared)
         if resolved is None:
             raise UnsafePath(f"{module.manifest_path}: layout.paths.tests {declared!r} leaves the repository root")
         return resolved

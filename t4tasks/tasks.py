@@ -33,6 +33,26 @@ SHOW_TASKS = ["dashboard", "badges"]
 DEFAULT_TASKS = [*MEASURE_TASKS, "validate", *SHOW_TASKS]
 CHANGED_SINCE_ENV = "T4_CHANGED_SINCE"
 
+# which task creators a task needs loaded besides its own: the producers of the files it reads
+CREATOR_DEPS = {
+    "docmap": ["registry"],
+    "meta_registry": ["registry"],
+    "validate": ["registry", "docmap", "meta_registry", "trends"],
+    "dashboard": ["meta_registry", "trends"],
+    "badges": ["meta_registry"],
+}
+
+
+def creators_for(names: list[str]) -> set[str]:
+    """``names`` and, transitively, the creators of what they depend on."""
+    needed, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(CREATOR_DEPS.get(name, ()))
+    return needed
+
 
 def doit_config(project: Project) -> dict:
     """doit settings: sqlite3 state under ``.t4/`` (never the platform-dependent dbm)."""
@@ -73,7 +93,7 @@ def task_registry():
     """Discover manifests and write docs/_generated/MODULE_REGISTRY.json."""
     project = current()
     target = f"{project.config.generated_dir}/{registry.REGISTRY_NAME}"
-    data = registry.build(project)
+    data = project.registry
 
     def write() -> None:
         _report_problems(project.problems, "t4: warning: manifests not registered or ambiguous")
@@ -219,7 +239,7 @@ def task_meta_registry():
     """Fuse the registry with the latest ledger records → META_REGISTRY.json with health scores."""
     project = current()
     out = project.config.generated_dir
-    reg = registry.build(project)
+    reg = project.registry
     docs = sorted({d for m in reg["modules"] for d in m["docs"]})
 
     def write() -> None:
@@ -371,7 +391,7 @@ def task_validate():
     out = project.config.generated_dir
     module_files = sorted({f for m in project.modules
                            for f in inputs.module_inputs(project, m, (*m.test_paths, *m.bench_paths))})
-    reg = registry.build(project)
+    reg = project.registry
     docs = sorted({d for m in reg["modules"] for d in m["docs"]})
     generated = [f"{out}/{registry.REGISTRY_NAME}", *(f"{out}/{n}" for n in docmap.OUTPUTS),
                  f"{out}/{meta.META_NAME}",

@@ -59,7 +59,7 @@ def check_manifests(project: Project) -> CheckResult:
 
 def check_registry(project: Project) -> CheckResult:
     out = project.config.generated_dir
-    data = registry.build(project)
+    data = project.registry
     problems = _same_file(project, f"{out}/{registry.REGISTRY_NAME}", atomic.dumps_json(data))
     for name, text in docmap.render_texts(project.root, data, out).items():
         problems += _same_file(project, f"{out}/{name}", text.encode("utf-8"))
@@ -69,7 +69,7 @@ def check_registry(project: Project) -> CheckResult:
 def build_meta(project: Project) -> dict:
     cov_latest = _latest(project, record.COVERAGE_LEDGER, "coverage")
     bench_latest = _latest(project, record.BENCH_LEDGER, "bench")
-    return meta.build(project.root, registry.build(project), cov_latest, bench_latest,
+    return meta.build(project.root, project.registry, cov_latest, bench_latest,
                       project.config.lanes, project.config.required_docs)
 
 
@@ -95,7 +95,7 @@ def check_trends(project: Project) -> CheckResult:
 
 
 def check_docs(project: Project) -> CheckResult:
-    reg = registry.build(project)
+    reg = project.registry
     files = sorted({d for m in reg["modules"] for d in m["docs"] if d.endswith(".md")})
     problems = docs_check.check(project.root, files, project.listing.file_set)
     for m in project.modules:
