@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 MAX_SUMMARY = 160
 MAX_TEXT_BYTES = 256 * 1024      # of a README or __init__.py: enough for any first paragraph
+SEE_ALSO_MAX_MODULES = 3000      # past this, see-also (quadratic) is skipped and said so
 SCORE_DECIMALS = 6               # scores are rounded before ranking: ties do not hang on BLAS bits
 
 # --------------------------------------------------------------------------------------------
@@ -485,5 +486,26 @@ def build(root: Path, registry: dict) -> dict[str, dict]:
         prose = _LINK_TARGET.sub("]", _HTML_TAG.sub(" ", "\n".join(
             block for kind, block in readme_blocks(readme or "") if kind not in ("markup", "directive"))))
         texts[name] = "\n".join([line, prose, " ".join(names_of(tree))])
-    related = see_also(texts)
+    # see-also compares every module with every other (memory grows with N²): past a size where
+    # that stops being cheap, it is left out, and the document says so
+    related = see_also(texts) if len(texts) <= SEE_ALSO_MAX_MODULES else {name: [] for name in texts}
     return {name: {"summary": summaries[name], "see_also": related[name]} for name in sorted(summaries)}
+
+
+def document(root: Path, registry: dict) -> dict:
+    """``MODULE_SUMMARIES.json``: deterministic one-line summaries and "see also" lists."""
+    modules = build(root, registry)
+    data = {"schema_version": "t4.summaries/1", "modules": modules}
+    if len(modules) > SEE_ALSO_MAX_MODULES:
+        data["see_also_skipped"] = f"{len(modules)} modules > {SEE_ALSO_MAX_MODULES}: see-also not computed"
+    return data
+
+
+def inputs_of(registry: dict) -> list[str]:
+    """The files summaries are read from: each module's ``__init__.py`` and README, when listed."""
+    files = set()
+    for entry in _modules(registry):
+        readme = _readme_of(list(entry.get("docs") or ()))
+        if readme:
+            files.add(readme)
+    return sorted(files)

@@ -21,6 +21,7 @@ from doit.tools import config_changed
 from . import (__version__, atomic, badges, bench, bench_gate, changes, coverage, coverage_gate, dashboard,
                discovery, docmap, ledger, smoke,
                fingerprint, inputs, ledger_check, meta, onboard, prod_tag, record, registry, scaffold, shard,
+               summaries,
                templates, trends, validate)
 from .checker import ContentChecker
 from .ci_init import task_ci_init  # noqa: F401  (t4 ci_init [--apply])
@@ -35,9 +36,10 @@ CHANGED_SINCE_ENV = "T4_CHANGED_SINCE"
 
 # which task creators a task needs loaded besides its own: the producers of the files it reads
 CREATOR_DEPS = {
-    "docmap": ["registry"],
+    "docmap": ["registry", "summaries"],
+    "summaries": ["registry"],
     "meta_registry": ["registry"],
-    "validate": ["registry", "docmap", "meta_registry", "trends"],
+    "validate": ["registry", "summaries", "docmap", "meta_registry", "trends"],
     "dashboard": ["meta_registry", "trends"],
     "badges": ["meta_registry"],
 }
@@ -124,14 +126,38 @@ def task_docmap():
         else:
             packaged[name] = templates.content_hash(path)
 
+    summaries_file = f"{out_dir}/{docmap.SUMMARIES_NAME}"
+
     def render() -> None:
-        docmap.render(project.root, project.root / registry_file, out_dir)
+        docmap.render(project.root, project.root / registry_file, out_dir, project.root / summaries_file)
 
     return {
         "actions": [render],
-        "file_dep": [registry_file, *local_templates],
+        "file_dep": [registry_file, summaries_file, *local_templates],
         "targets": [f"{out_dir}/{name}" for name in docmap.OUTPUTS],
         "uptodate": [config_changed(_settings(project, templates=packaged))],
+        "clean": True,
+    }
+
+
+def task_summaries():
+    """One-line summary and "see also" per module (docstrings, READMEs, TF-IDF) → MODULE_SUMMARIES.json."""
+    project = current()
+    out = project.config.generated_dir
+    reg = project.registry
+    files = project.listing.file_set
+    sources = sorted({*summaries.inputs_of(reg),
+                      *(f"{e['code']}/__init__.py" if e["code"] != "." else "__init__.py" for e in reg["modules"])}
+                     & files)
+
+    def write() -> None:
+        atomic.write_json(project.root / out / docmap.SUMMARIES_NAME, summaries.document(project.root, reg))
+
+    return {
+        "actions": [write],
+        "file_dep": [f"{out}/{registry.REGISTRY_NAME}", *sources],
+        "targets": [f"{out}/{docmap.SUMMARIES_NAME}"],
+        "uptodate": [config_changed(_settings(project))],
         "clean": True,
     }
 
@@ -394,7 +420,7 @@ def task_validate():
     reg = project.registry
     docs = sorted({d for m in reg["modules"] for d in m["docs"]})
     generated = [f"{out}/{registry.REGISTRY_NAME}", *(f"{out}/{n}" for n in docmap.OUTPUTS),
-                 f"{out}/{meta.META_NAME}",
+                 f"{out}/{docmap.SUMMARIES_NAME}", f"{out}/{meta.META_NAME}",
                  f"{project.config.trends_dir}/{trends.COVERAGE_TREND}",
                  f"{project.config.trends_dir}/{trends.BENCH_TREND}"]
 
@@ -416,7 +442,7 @@ def task_validate():
         "actions": [run],
         "params": [{"name": "strict", "long": "strict", "type": bool, "default": False,
                     "help": "stop at the first failing check"}],
-        "task_dep": ["registry", "docmap", "meta_registry", "trends"],
+        "task_dep": ["registry", "summaries", "docmap", "meta_registry", "trends"],
         "file_dep": [*generated, *project.manifest_paths, *_ledgers(project), *docs, *module_files],
         "targets": [f"{out}/{validate.REPORT_JSON}", f"{out}/{validate.REPORT_MD}"],
         "uptodate": [config_changed(_settings(project))],

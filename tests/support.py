@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 LUKHAS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "lukhas"
 MANIFEST = "module.manifest.json"
 GENERATED = "docs/_generated"
-OUTPUTS = ("MODULE_REGISTRY.json", "MODULE_INDEX.md", "DOCUMENTATION_MAP.md")
+OUTPUTS = ("MODULE_REGISTRY.json", "MODULE_SUMMARIES.json", "MODULE_INDEX.md", "DOCUMENTATION_MAP.md")
 
 
 def write(path: Path, content: str | bytes) -> Path:

@@ -54,7 +54,7 @@ def test_index_rows(tmp_path):
     assert [re.match(r"\| \[([^\]]+)\]", r).group(1) for r in rows] == ["memory", "nodocs", "toplevel", "vision"]
     assert "4 modules." in index
     memory = rows[0]
-    assert memory.split(" | ")[1:] == ["L1", "—", "yes", "3", "Stores things. |"]
+    assert memory.split(" | ")[1:] == ["L1", "—", "yes", "3", "—", "—", "Stores things. |"]
 
 
 def test_documentation_map_groups_by_lane(tmp_path):
@@ -75,7 +75,7 @@ def test_description_with_pipes_and_newlines_is_escaped(tmp_path):
     # an unescaped pipe would add cells: the row has exactly the header's 6 cells
     header = [line for line in index.splitlines() if line.startswith("| Module")][0]
     cells = lambda line: len(re.split(r"(?<!\\)\|", line)) - 2  # noqa: E731
-    assert cells(row) == cells(header) == 6
+    assert cells(row) == cells(header) == 8
 
 
 def test_long_description_is_truncated(tmp_path):

@@ -240,7 +240,7 @@ def test_one_bad_manifest_never_hides_others(no_outer_git):
 def test_to_module_uses_config_patterns(no_outer_git):
     root = make_repo(no_outer_git / "r", {"pkg": manifest("pkg")}, files={"qa/pkg/test_a.py": ""})
     project = load(root)
-    resolver = mf.PathResolver(root, project.listing.all_files)
+    resolver = mf.PathResolver(root, project.listing)
     data = project.by_name["pkg"].manifest
     module, problems = mf.to_module("pkg/module.manifest.json", data, Config(test_patterns=("qa/{name}",)), resolver)
     assert problems == [] and module.test_paths == ("qa/pkg",)

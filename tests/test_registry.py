@@ -114,7 +114,7 @@ def test_generated_dir_from_config(tmp_path):
     code, _, err = run_t4(root, "registry", "docmap")
     assert code == 0, err
     assert {p.name for p in (root / "reports/gen").iterdir()} == {
-        "MODULE_REGISTRY.json", "MODULE_INDEX.md", "DOCUMENTATION_MAP.md"}
+        "MODULE_REGISTRY.json", "MODULE_SUMMARIES.json", "MODULE_INDEX.md", "DOCUMENTATION_MAP.md"}
     assert not (root / GENERATED).exists()
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.support import (GENERATED, OUTPUTS, doit_tasks, git, git_init, make_repo, manifest, read_registry,
                       run_t4)
 
-ALL = ("registry", "docmap", "check_manifests")
+ALL = ("registry", "summaries", "docmap", "check_manifests")
 
 
 def sample(root):
@@ -107,7 +107,7 @@ def test_new_doc_file_reruns_registry_and_docmap(tmp_path):
     (root / "vision" / "README.md").write_text("# vision\n")
     code, executed, _, err = t4(root, *ALL)
     assert code == 0, err
-    assert sorted(executed) == ["docmap", "registry"]
+    assert sorted(executed) == ["docmap", "registry", "summaries"]
     assert "[vision](../../vision/README.md)" in (root / GENERATED / "MODULE_INDEX.md").read_text()
 
 
@@ -205,7 +205,7 @@ def test_check_manifests_sees_a_new_symlink_escape(tmp_path):
 def test_lukhas_no_op_rerun(lukhas):
     code, executed, _, err = t4(lukhas, "registry", "docmap")
     assert code == 0, err
-    assert sorted(executed) == ["docmap", "registry"]
+    assert sorted(executed) == ["docmap", "registry", "summaries"]
     code, executed, uptodate, err = t4(lukhas, "registry", "docmap")
     assert code == 0, err
-    assert executed == [] and sorted(uptodate) == ["docmap", "registry"]
+    assert executed == [] and sorted(uptodate) == ["docmap", "registry", "summaries"]
