@@ -27,11 +27,3 @@ def relative_to(problems: list[Problem], root: Path) -> list[Problem]:
     prefix = str(root).rstrip("/") + "/"
     return [Problem(p.path[len(prefix):], p.message, p.line) if p.path.startswith(prefix) else p
             for p in problems]
-
-
-class ProblemsFound(Exception):
-    """Raised by a gate action with the full, sorted list of problems."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems, key=lambda p: (p.path, p.line or 0, p.message))
-        super().__init__("\n".join(str(p) for p in self.problems))

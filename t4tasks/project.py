@@ -185,7 +185,3 @@ def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module]
 def load_cached(root: str) -> Project:
     """One Project per root per process (doit calls every task creator in the same process)."""
     return Project.load(Path(root))
-
-
-def posix_join(*parts: str) -> str:
-    return posixpath.normpath(posixpath.join(*parts))

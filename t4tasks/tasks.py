@@ -355,23 +355,18 @@ def task_bench_gate():
     return {"actions": [gate], "params": [CHANGED_SINCE], "uptodate": [False], "verbosity": 2}
 
 
-def _check_task(name: str, doc: str):
-    def creator():
-        project = current()
+def task_docs_check():
+    """Check module docs: front matter, relative links and anchors, required docs."""
+    project = current()
 
-        def run():
-            result = getattr(validate, f"check_{name}")(project)
-            for problem in result.problems:
-                print(problem)
-            print(f"{name}: {result.status}" + (f" ({result.reason})" if result.reason else ""))
-            return TaskFailed(f"{len(result.problems)} problem(s)") if result.status == "fail" else None
+    def run():
+        result = validate.check_docs(project)
+        for problem in result.problems:
+            print(problem)
+        print(f"docs: {result.status}")
+        return TaskFailed(f"{len(result.problems)} problem(s)") if result.status == "fail" else None
 
-        return {"actions": [run], "uptodate": [False], "verbosity": 2, "doc": doc}
-    creator.__doc__ = doc
-    return creator
-
-
-task_docs_check = _check_task("docs", "Check module docs: front matter, relative links and anchors, required docs.")
+    return {"actions": [run], "uptodate": [False], "verbosity": 2}
 
 
 def task_ledger_check():

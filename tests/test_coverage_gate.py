@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
-import pytest
 
 from tests.support import doit_tasks, git, git_init, make_repo, manifest, run_t4, write
 
