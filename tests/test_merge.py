@@ -273,7 +273,7 @@ SHARD_SCRIPT = textwrap.dedent("""
     for name in names:
         module = project.by_name[name]
         result = coverage.measure(root, module, omit=project.nested_paths(module), timeout=120)
-        digest = inputs.input_digest(inputs.module_inputs(project, module, module.test_paths),
+        digest = inputs.input_digest(project.root, inputs.module_inputs(project, module, module.test_paths),
                                      inputs.coverage_spec(project, module))
         values = {k: v for k, v in result.items() if k != "detail" or v}
         entry = ledger.new_record("coverage", name, values, digest, git_commit=ledger.git_head(root))
@@ -292,7 +292,7 @@ UNSHARDED_SCRIPT = textwrap.dedent("""
     project = Project.load(root)
     for module in reversed(project.modules):  # another order than any shard's
         result = coverage.measure(root, module, omit=project.nested_paths(module), timeout=120)
-        digest = inputs.input_digest(inputs.module_inputs(project, module, module.test_paths),
+        digest = inputs.input_digest(project.root, inputs.module_inputs(project, module, module.test_paths),
                                      inputs.coverage_spec(project, module))
         record.record_coverage(project, module, result, digest)
 """)

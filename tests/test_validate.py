@@ -19,7 +19,7 @@ import pytest
 from tests.support import GENERATED, MANIFEST, doit_tasks, git_init, make_repo, manifest, run_t4
 
 CHECKS = ["manifests", "registry", "meta", "docs", "ledger", "coverage", "bench", "trends"]
-DERIVED_TASKS = ["registry", "docmap", "meta_registry", "trends", "validate"]
+DERIVED_TASKS = ["registry", "summaries", "docmap", "meta_registry", "trends", "validate"]
 LEDGER = "manifests/.ledger/coverage.ndjson"
 REPORT = f"{GENERATED}/VALIDATION_REPORT.json"
 
@@ -130,7 +130,9 @@ def test_t4_measures_then_validates_ok(measured):
     executed, _ = doit_tasks(out)
     assert {"coverage:alpha", "coverage:beta", *DERIVED_TASKS} <= set(executed)
     # measurement ran before validation: validate is the last task of the run
-    assert executed[-1] == "validate"
+    # validate runs after every measurement; the dashboard and badges are drawn after it
+    assert executed.index("validate") > max(executed.index("coverage:alpha"), executed.index("coverage:beta"))
+    assert executed[-2:] == ["dashboard", "badges"]
     data = report(root)
     assert data["ok"] is True
     assert [check["name"] for check in data["checks"]] == CHECKS
