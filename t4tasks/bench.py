@@ -262,6 +262,7 @@ def _run_with_timeout(command: list[str], cwd: Path, timeout: float, log_path: P
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(_DROPPED_ENV_PREFIXES) and key not in _DROPPED_ENV_NAMES}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks_dir), env.get("PYTHONPATH")]))
+    env["COLUMNS"] = "10000"  # no tty: pytest would cut summary lines (and their reasons) at 80
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=subprocess.STDOUT,
@@ -332,11 +333,18 @@ def _classify(returncode: int | None, output: str, measured: bool, timeout: floa
 
 def _first_problem_line(output: str) -> str | None:
     """The first FAILED/ERROR line of pytest's short summary, plus how many there were."""
-    problems = [line.strip() for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    lines = output.splitlines()
+    problems = [line.strip() for line in lines if line.startswith(("FAILED ", "ERROR "))]
     if not problems:
         return None
+    first = problems[0]
+    if " - " not in first:
+        # a collection error's summary line names only the file: add the exception pytest printed
+        reason = next((line[1:].strip() for line in reversed(lines)
+                       if line.startswith("E ") and "Error" in line), None)
+        first = f"{first} - {reason}" if reason else first
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return problems[0] + more
+    return first + more
 
 
 def _result(status: str, message: str | None, benchmarks: list[dict], started: float) -> dict:

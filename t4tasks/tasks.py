@@ -243,9 +243,15 @@ def task_bench():
                                extra_args=(*ignore, *project.config.pytest_args))
             environment = fingerprint.environment()
             entry = record.record_bench(project, module, result, environment, digest)
-            earlier = bench_gate.history(project)[0].get(module.name, [])[:-1]
-            for row in bench.compare(entry, earlier, project.config.bench_regression_threshold):
-                print(f"  {row['explain']}")
+            if entry.get("status") == "ok":
+                # earlier results: every ledger entry but this one (a shard's sits in a fragment)
+                earlier = [e for e in bench_gate.history(project)[0].get(module.name, [])
+                           if (e.get(ledger.TS), e.get(ledger.INPUT_DIGEST))
+                           != (entry.get(ledger.TS), entry.get(ledger.INPUT_DIGEST))]
+                for row in bench.compare(entry, earlier, project.config.bench_regression_threshold):
+                    print(f"  {row['explain']}")
+            else:
+                print(f"  bench:{module.name}: {entry.get('status')}: {entry.get('message')}")
             return entry
         yield _measured_task(project, "bench", module, module.bench_paths,
                              inputs.bench_spec(project, module), measure)

@@ -433,18 +433,12 @@ def test_broken_syntax_error_and_hang_are_recorded_while_a_healthy_module_comple
     assert "bench gate: 1 of 4 modules pass" in gate_out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bench._first_problem_line keeps only pytest's short-summary line, which for a collection "
-    "error is just 'ERROR <path>': the recorded message never says it is a SyntaxError"))
 def test_syntax_error_message_says_what_is_wrong(bad_run):
     root = bad_run[0]
     message = latest(ledger_lines(root))["syntax"]["message"]
     assert "SyntaxError" in message, message
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bench._run_with_timeout lets the child pytest trim its short-summary line to the terminal "
-    "width (80 columns without a tty), so the exception text is cut: 'RuntimeError: boom on ...'"))
 def test_failure_message_keeps_the_whole_exception_text(bad_run):
     root = bad_run[0]
     message = latest(ledger_lines(root))["raising"]["message"]
