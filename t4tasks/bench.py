@@ -19,7 +19,6 @@ import math
 import os
 import platform
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import orjson
 
+from t4tasks import children
 from t4tasks.fingerprint import package_versions
 from t4tasks.module import Module
 
@@ -264,28 +264,7 @@ def _run_with_timeout(command: list[str], cwd: Path, timeout: float, log_path: P
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks_dir), env.get("PYTHONPATH")]))
     env["COLUMNS"] = "10000"  # no tty: pytest would cut summary lines (and their reasons) at 80
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=(os.name == "posix"))
-        try:
-            return process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        finally:
-            if process.poll() is None:
-                _kill_tree(process)
-
-
-def _kill_tree(process: subprocess.Popen) -> None:
-    """Kill the child and its process group (POSIX); plain kill elsewhere."""
-    if os.name == "posix":
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    else:
-        process.kill()
-    process.wait()
+        return children.run(command, cwd=cwd, env=env, timeout=timeout, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _tail(path: Path) -> str:

@@ -16,7 +16,7 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 
-from . import __version__, shard, state, tasks
+from . import __version__, children, shard, state, tasks
 from .project import load_cached
 from .config import ConfigError
 
@@ -112,7 +112,9 @@ def hoist_run_options(args: list[str]) -> list[str]:
 
 
 def _sigterm_as_interrupt(signum, frame):
-    """A cancelled CI job sends SIGTERM: treat it as Ctrl-C so doit saves its state."""
+    """A cancelled CI job sends SIGTERM: treat it as Ctrl-C so doit saves its state, and stop the
+    measurements in flight (they run in process groups of their own, out of the signal's reach)."""
+    children.kill_all()
     raise KeyboardInterrupt
 
 

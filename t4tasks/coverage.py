@@ -18,8 +18,6 @@ import functools
 import importlib.util
 import os
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from t4tasks import children
 from t4tasks.module import Module
 
 # Environment variables that would let the caller's setup leak into the measured run:
@@ -128,38 +127,15 @@ def _contains(folder: str, path: str) -> bool:
 
 
 def _run(command: list[str], root: Path, work: Path, timeout: float) -> int | None:
-    """Run ``command`` in its own process group; return its exit code, or None on timeout.
+    """Run ``command`` (see ``children.run``); return its exit code, or None on timeout.
 
-    Output goes to files rather than pipes, so a chatty test cannot fill a pipe and block, and a
-    leaked grandchild holding the pipe open cannot make us wait past the timeout. On timeout (or
-    if we are interrupted) the whole group is killed: tests that spawn servers or workers must not
-    outlive the measurement.
+    On timeout (or if we are interrupted) the whole process group is killed: tests that spawn
+    servers or workers must not outlive the measurement.
     """
     environment = {key: value for key, value in os.environ.items() if key not in FOREIGN_ENVIRONMENT}
     environment["COVERAGE_FILE"] = str(work / ".coverage")
     with open(work / "stdout.txt", "wb") as stdout, open(work / "stderr.txt", "wb") as stderr:
-        process = subprocess.Popen(
-            command, cwd=root, env=environment, stdin=subprocess.DEVNULL,
-            stdout=stdout, stderr=stderr, start_new_session=True,
-        )
-        try:
-            return process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            return None
-        except BaseException:
-            _kill_group(process)
-            raise
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    """SIGKILL the process group led by ``process`` (just the process where groups don't exist)."""
-    if hasattr(os, "killpg"):
-        # The leader is not reaped yet, so its group exists even if every member has exited.
-        os.killpg(process.pid, signal.SIGKILL)
-    else:
-        process.kill()
-    process.wait()
+        return children.run(command, cwd=root, env=environment, timeout=timeout, stdout=stdout, stderr=stderr)
 
 
 def _read_junit(path: Path) -> dict[str, int] | None:

@@ -8,11 +8,13 @@ anything: they answer pass or fail, per module, quickly.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from . import children
 from .module import Module
 from .project import Project
 
@@ -28,13 +30,14 @@ def import_name(project: Project, module: Module) -> str:
 
 
 def _run(command: list[str], root: Path, timeout: float) -> tuple[int | None, str]:
-    try:
-        done = subprocess.run(command, cwd=root, capture_output=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, start_new_session=True)
-    except subprocess.TimeoutExpired:
+    with tempfile.TemporaryFile() as log:
+        code = children.run(command, cwd=root, env=dict(os.environ), timeout=timeout,
+                            stdout=log, stderr=subprocess.STDOUT)
+        log.seek(0)
+        output = log.read().decode("utf-8", "replace").strip().splitlines()
+    if code is None:
         return None, f"timed out after {timeout:g} s"
-    output = (done.stdout + done.stderr).decode("utf-8", "replace").strip().splitlines()
-    return done.returncode, "\n".join(output[-12:])
+    return code, "\n".join(output[-12:])
 
 
 def _pytest(root: Path, module: Module, marker: str, timeout: float, extra: tuple[str, ...]) -> tuple[int | None, str]:

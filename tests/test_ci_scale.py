@@ -273,11 +273,6 @@ def test_sigterm_during_parallel_coverage_keeps_finished_modules(tmp_path, live)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "t4tasks/coverage.py _run kills a measurement's process group only when the waiting thread "
-    "is interrupted; with -n 2 the measurement waits in a doit daemon thread, SIGTERM raises "
-    "KeyboardInterrupt in the main thread only, the interpreter exits and the pytest process "
-    "(own session) runs on, orphaned"))
 def test_sigterm_leaves_no_measurement_running(tmp_path, live):
     root = build(tmp_path / "repo", ["fast", "slow"], sleep={"fast": 0.0, "slow": 60.0})
     run = live(root, "coverage", "-n", "2")

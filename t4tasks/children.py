@@ -1,0 +1,69 @@
+"""The processes T4 starts to measure modules: each in a process group of its own, never orphaned.
+
+A measurement runs a module's tests in a new session so that a timeout can kill everything the
+tests started (servers, workers). The flip side is that a signal sent to T4 no longer reaches
+them, and with ``-n`` they are waited for in doit's worker threads, which die with the
+interpreter without running any cleanup. So every live child is tracked here, and T4 kills their
+groups when it is interrupted (Ctrl-C, SIGTERM) or exits: no measurement outlives the run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import threading
+from typing import IO
+
+_LIVE: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the process group led by ``process`` (just the process where groups don't exist)."""
+    if hasattr(os, "killpg"):
+        try:
+            # the leader is not reaped yet, so its group exists even if every member has exited
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        process.kill()
+    process.wait()
+
+
+def kill_all() -> None:
+    """Kill every measurement still running (on interrupt, and when T4 exits)."""
+    with _LOCK:
+        live = list(_LIVE)
+    for process in live:
+        if process.poll() is None:
+            kill_group(process)
+
+
+atexit.register(kill_all)
+
+
+def run(command: list[str], *, cwd, env: dict[str, str], timeout: float,
+        stdout: IO[bytes], stderr: IO[bytes] | int) -> int | None:
+    """Run ``command`` in its own process group; its exit code, or None when it timed out.
+
+    Output goes to files rather than pipes, so a chatty child cannot fill a pipe and block, and a
+    leaked grandchild holding a pipe open cannot make us wait past the timeout.
+    """
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=stdout, stderr=stderr, start_new_session=hasattr(os, "killpg"))
+    with _LOCK:
+        _LIVE.add(process)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        return None
+    except BaseException:
+        kill_group(process)
+        raise
+    finally:
+        with _LOCK:
+            _LIVE.discard(process)
