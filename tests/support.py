@@ -114,3 +114,24 @@ def manifest(name: str | dict, **extra: Any) -> dict:
     return {"schema_version": "1.0.0", "module": name, "matrix": {"lane": "L1"}, **extra}
 
 
+
+
+def t4_run(root: Path, *args: str, timeout: float = 300) -> tuple[int, list[str], list[str], str]:
+    """``t4 ARGS`` in ``root``: exit code, executed and up-to-date task names, all output."""
+    code, out, err = run_t4(root, *args, timeout=timeout)
+    executed, uptodate = doit_tasks(out)
+    return code, executed, uptodate, out + err
+
+
+def ledger_lines(path: Path) -> list[dict]:
+    """Every line of a ledger, parsed strictly: a torn or malformed line fails the test."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    assert raw == b"" or raw.endswith(b"\n"), f"{path} does not end with a newline"
+    return [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+
+
+def latest(entries: list[dict]) -> dict[str, dict]:
+    """The last entry per module."""
+    return {e["module"]: e for e in entries}

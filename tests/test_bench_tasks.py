@@ -24,7 +24,7 @@ import orjson
 import pytest
 
 from t4tasks import bench, fingerprint
-from tests.support import MANIFEST, doit_tasks, git_init, make_repo, manifest, run_t4, write
+from tests.support import MANIFEST, git_init, latest, ledger_lines, make_repo, manifest, t4_run, write
 
 LEDGER = Path("manifests/.ledger/bench.ndjson")
 BENCH_TREND = Path("trends/bench_trend.csv")
@@ -41,24 +41,10 @@ SLOW_CODE = "import time\n\n\ndef slow():\n    time.sleep(0.005)\n"
 # helpers
 
 
-def t4(root: Path, *args: str, timeout: float = 180):
-    code, out, err = run_t4(root, *args, timeout=timeout)
-    executed, uptodate = doit_tasks(out)
-    return code, executed, uptodate, out + err
 
 
-def ledger_lines(root: Path) -> list[dict]:
-    """Every bench ledger line, parsed strictly: a torn or malformed line fails the test."""
-    path = root / LEDGER
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    assert raw == b"" or raw.endswith(b"\n"), "ledger does not end with a newline"
-    return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
 
 
-def latest(entries: list[dict]) -> dict[str, dict]:
-    return {e["module"]: e for e in entries}
 
 
 def read_manifest(root: Path, folder: str) -> dict:
@@ -122,10 +108,10 @@ def test_fast_and_slow_in_one_module_give_honest_numbers_and_the_manifest_block(
         pyproject=PYPROJECT)
     git_init(root)
 
-    code, executed, _, out = t4(root, "bench")
+    code, executed, _, out = t4_run(root, "bench")
     assert code == 0, out
     assert executed == ["bench:mixed"], out
-    entries = ledger_lines(root)
+    entries = ledger_lines(root / LEDGER)
     assert len(entries) == 1, entries
     entry = entries[0]
     assert entry["kind"] == "bench" and entry["module"] == "mixed" and entry["status"] == "ok", entry
@@ -168,13 +154,13 @@ def test_fast_and_slow_in_one_module_give_honest_numbers_and_the_manifest_block(
     assert read_manifest(root, "mixed")["performance"]["sla"] == {"latency_p95_ms": 50.0}
 
     # the SLA is judged on the slow benchmark: met at 50 ms, missed at 1 ms
-    code, _, _, out = t4(root, "bench_gate")
+    code, _, _, out = t4_run(root, "bench_gate")
     assert code == 0, out
     assert re.search(r"^mixed\s+pass$", out, re.M), out
     data = read_manifest(root, "mixed")
     data["performance"]["sla"]["latency_p95_ms"] = 1.0
     write(root / "mixed" / MANIFEST, json.dumps(data, indent=2) + "\n")
-    code, _, _, out = t4(root, "bench_gate")
+    code, _, _, out = t4_run(root, "bench_gate")
     assert code != 0, out
     assert re.search(r"^mixed\s+missed_sla\b", out, re.M), out
 
@@ -203,10 +189,10 @@ def two_module_repo(root: Path) -> Path:
 def test_second_run_executes_nothing_and_a_change_reruns_only_its_module(tmp_path):
     root = two_module_repo(tmp_path / "repo")
 
-    code, executed, _, out = t4(root, "bench")
+    code, executed, _, out = t4_run(root, "bench")
     assert code == 0, out
     assert sorted(executed) == ["bench:alpha", "bench:beta"], out
-    first = latest(ledger_lines(root))
+    first = latest(ledger_lines(root / LEDGER))
     assert set(first) == {"alpha", "beta"}
     assert all(e["status"] == "ok" for e in first.values()), first
     # fast module and slow module, each its own summary
@@ -217,7 +203,7 @@ def test_second_run_executes_nothing_and_a_change_reruns_only_its_module(tmp_pat
     ledger_before = (root / LEDGER).read_bytes()
     manifests_before = {m: (root / m / MANIFEST).read_bytes() for m in ("alpha", "beta")}
 
-    code, executed, uptodate, out = t4(root, "bench")
+    code, executed, uptodate, out = t4_run(root, "bench")
     assert code == 0, out
     assert executed == [], out
     assert {"bench:alpha", "bench:beta"} <= set(uptodate), out
@@ -229,11 +215,11 @@ def test_second_run_executes_nothing_and_a_change_reruns_only_its_module(tmp_pat
 
     with open(root / "alpha" / "core.py", "a", encoding="utf-8") as handle:
         handle.write("\n\ndef unused():\n    return 2\n")
-    code, executed, uptodate, out = t4(root, "bench")
+    code, executed, uptodate, out = t4_run(root, "bench")
     assert code == 0, out
     assert executed == ["bench:alpha"], out
     assert "bench:beta" in uptodate, out
-    entries = ledger_lines(root)
+    entries = ledger_lines(root / LEDGER)
     assert collections.Counter(e["module"] for e in entries) == {"alpha": 2, "beta": 1}
     assert entries[-1]["module"] == "alpha"
     assert entries[-1]["input_digest"] != first["alpha"]["input_digest"]
@@ -247,16 +233,16 @@ def test_second_run_executes_nothing_and_a_change_reruns_only_its_module(tmp_pat
 
 def test_trends_read_back_what_bench_wrote(tmp_path):
     root = two_module_repo(tmp_path / "repo")
-    code, _, _, out = t4(root, "bench")
+    code, _, _, out = t4_run(root, "bench")
     assert code == 0, out
-    code, executed, _, out = t4(root, "trends")
+    code, executed, _, out = t4_run(root, "trends")
     assert code == 0, out
     assert executed == ["trends"], out
     assert "skipped" not in out and "left out" not in out, out
 
     with open(root / BENCH_TREND, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    entries = latest(ledger_lines(root))
+    entries = latest(ledger_lines(root / LEDGER))
     assert sorted(r["module"] for r in rows) == ["alpha", "beta"], rows
     for row in rows:
         entry = entries[row["module"]]
@@ -291,14 +277,14 @@ def test_slowdown_is_flagged_a_rerun_is_not_and_other_fingerprints_are_not_compa
     core = root / "svc" / "core.py"
 
     def bench_run() -> str:
-        code, executed, _, out = t4(root, "bench")
+        code, executed, _, out = t4_run(root, "bench")
         assert code == 0, out
         assert executed == ["bench:svc"], out
-        assert ledger_lines(root)[-1]["status"] == "ok", out
+        assert ledger_lines(root / LEDGER)[-1]["status"] == "ok", out
         return out
 
     def gate() -> tuple[int, str]:
-        code, _, _, out = t4(root, "bench_gate")
+        code, _, _, out = t4_run(root, "bench_gate")
         return code, out
 
     # 1. baseline: nothing to compare with yet
@@ -344,7 +330,7 @@ def test_slowdown_is_flagged_a_rerun_is_not_and_other_fingerprints_are_not_compa
     assert "REGRESSED" not in out
     code, gate_out = gate()
     assert code == 0, gate_out
-    entries = ledger_lines(root)
+    entries = ledger_lines(root / LEDGER)
     assert entries[-1]["env_fingerprint"] != other_machine
     # control: with a matching fingerprint the same records would have been a regression
     same = [{**e, "env_fingerprint": entries[-1]["env_fingerprint"]} for e in entries[:-1]]
@@ -388,7 +374,7 @@ def bad_run(tmp_path_factory):
         for name in ("CI", "BUILD_NUMBER"):
             patch.delenv(name, raising=False)
         # -n 2: the hanging module sleeps in one slot while the others run in the other
-        code, executed, _, out = t4(root, "bench", "-n", "2")
+        code, executed, _, out = t4_run(root, "bench", "-n", "2")
     return root, code, executed, out, time.monotonic() - started
 
 
@@ -397,7 +383,7 @@ def test_broken_syntax_error_and_hang_are_recorded_while_a_healthy_module_comple
     assert code == 0, out  # observations, not pipeline failures
     assert sorted(executed) == sorted(f"bench:{m}" for m in BAD_MODULES), out
     assert elapsed < 60, "the hanging benchmark was not cut off by the timeout"
-    entries = latest(ledger_lines(root))
+    entries = latest(ledger_lines(root / LEDGER))
     assert {n: e["status"] for n, e in entries.items()} == {
         "healthy": "ok", "raising": "tests_failed", "syntax": "tests_failed", "hanging": "timeout"}
 
@@ -425,7 +411,7 @@ def test_broken_syntax_error_and_hang_are_recorded_while_a_healthy_module_comple
         result = json.loads((root / ".t4" / "results" / "bench" / f"{name}.json").read_text())
         assert result["status"] == entries[name]["status"]
 
-    code, _, _, gate_out = t4(root, "bench_gate")
+    code, _, _, gate_out = t4_run(root, "bench_gate")
     assert code != 0, gate_out
     assert re.search(r"^healthy\s+pass$", gate_out, re.M), gate_out
     for name in ("raising", "syntax", "hanging"):
@@ -435,19 +421,19 @@ def test_broken_syntax_error_and_hang_are_recorded_while_a_healthy_module_comple
 
 def test_syntax_error_message_says_what_is_wrong(bad_run):
     root = bad_run[0]
-    message = latest(ledger_lines(root))["syntax"]["message"]
+    message = latest(ledger_lines(root / LEDGER))["syntax"]["message"]
     assert "SyntaxError" in message, message
 
 
 def test_failure_message_keeps_the_whole_exception_text(bad_run):
     root = bad_run[0]
-    message = latest(ledger_lines(root))["raising"]["message"]
+    message = latest(ledger_lines(root / LEDGER))["raising"]["message"]
     assert "RuntimeError: boom on purpose" in message, message
 
 
 def test_progress_lines_and_summary_table_match_the_ledger(bad_run):
     root, _, _, out, _ = bad_run
-    entries = latest(ledger_lines(root))
+    entries = latest(ledger_lines(root / LEDGER))
     lines = re.findall(r"^\[(\d+)/(\d+)\] bench:(\S+) (\S+) ", out, re.M)
     assert sorted(m for _, _, m, _ in lines) == sorted(BAD_MODULES), out
     assert sorted(int(i) for i, _, _, _ in lines) == [1, 2, 3, 4], out

@@ -16,7 +16,6 @@ saved the task's success, so a module named in one has finished, with its state 
 from __future__ import annotations
 
 import collections
-import json
 import os
 import queue
 import re
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import doit_tasks, git, git_init, make_repo, manifest, run_t4
+from tests.support import git, git_init, ledger_lines, make_repo, manifest, t4_run
 
 LEDGER = Path("manifests/.ledger/coverage.ndjson")
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] coverage:(\S+) ")
@@ -59,10 +58,6 @@ def build(root: Path, names: list[str], *, sleep: float | dict[str, float] = 0.0
     return git_init(root)
 
 
-def t4(root: Path, *args: str, timeout: float = 300):
-    code, out, err = run_t4(root, *args, timeout=timeout)
-    executed, uptodate = doit_tasks(out)
-    return code, executed, uptodate, out + err
 
 
 def t4_env(root: Path) -> dict[str, str]:
@@ -71,14 +66,6 @@ def t4_env(root: Path) -> dict[str, str]:
     return env
 
 
-def ledger_entries(root: Path) -> list[dict]:
-    """Every coverage ledger line, parsed strictly (a torn line fails the test)."""
-    path = root / LEDGER
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    assert raw == b"" or raw.endswith(b"\n"), "ledger does not end with a newline"
-    return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
 
 
 def duplicates(entries: list[dict]) -> dict:
@@ -194,7 +181,7 @@ def tracked_state(root: Path) -> dict[str, bytes]:
 
 def test_fresh_clone_with_restored_state_runs_no_task(tmp_path):
     origin = build(tmp_path / "origin", MODULES4)
-    code, executed, _, out = t4(origin)  # measure, then validate, then dashboard and badges
+    code, executed, _, out = t4_run(origin)  # measure, then validate, then dashboard and badges
     assert code == 0, out
     assert {f"coverage:{m}" for m in MODULES4} | {"validate"} <= set(executed), out
     git(origin, "add", "-A")
@@ -211,11 +198,11 @@ def test_fresh_clone_with_restored_state_runs_no_task(tmp_path):
     before = tracked_state(clone)
 
     def everything_up_to_date(when: str) -> None:
-        code, executed, uptodate, out = t4(clone, "validate")
+        code, executed, uptodate, out = t4_run(clone, "validate")
         assert code == 0, f"{when}: {out}"
         assert executed == [], f"{when}: validate executed {executed}\n{out}"
         assert sorted(uptodate) == VALIDATE_TASKS, f"{when}: {out}"
-        code, executed, uptodate, out = t4(clone, "coverage")
+        code, executed, uptodate, out = t4_run(clone, "coverage")
         assert code == 0, f"{when}: {out}"
         assert executed == [] and not finished_modules(out), f"{when}: coverage executed {executed}\n{out}"
         assert sorted(uptodate) == [f"coverage:{m}" for m in MODULES4], f"{when}: {out}"
@@ -257,17 +244,17 @@ def test_sigterm_during_parallel_coverage_keeps_finished_modules(tmp_path, live)
     assert re.search(r"^measured \d+ module task\(s\)", out, re.M), out
     assert first.group(3) in finished and 0 < len(finished) < len(MODULES6), \
         f"the signal did not cut the run short:\n{out}"
-    recorded = {e["module"] for e in ledger_entries(root)}
+    recorded = {e["module"] for e in ledger_lines(root / LEDGER)}
     assert set(finished) <= recorded, f"finished {finished}, recorded {sorted(recorded)}"
 
-    code, executed, uptodate, again = t4(root, "coverage", "-n", "2")
+    code, executed, uptodate, again = t4_run(root, "coverage", "-n", "2")
     assert code == 0, again
     rerun = sorted(set(executed) & {f"coverage:{m}" for m in finished})
     assert rerun == [], f"finished before SIGTERM but measured again: {rerun}\nfirst run:\n{out}\nsecond:\n{again}"
     assert {f"coverage:{m}" for m in finished} <= set(uptodate)
     assert sorted(executed + uptodate) == [f"coverage:{m}" for m in MODULES6]
 
-    entries = ledger_entries(root)
+    entries = ledger_lines(root / LEDGER)
     assert duplicates(entries) == {}, entries
     assert sorted(e["module"] for e in entries) == MODULES6
 
@@ -300,12 +287,12 @@ def test_kill_9_after_the_first_module_keeps_its_state(tmp_path, live):
     assert finished and len(finished) < len(names), run.text
     kill_measurements(root)
 
-    code, executed, uptodate, out = t4(root, "coverage")
+    code, executed, uptodate, out = t4_run(root, "coverage")
     assert code == 0, out
     assert f"coverage:{first}" in uptodate and f"coverage:{first}" not in executed, \
         f"{first} finished before kill -9 but was measured again:\n{out}"
     assert sorted(executed + uptodate) == [f"coverage:{m}" for m in names]
-    entries = ledger_entries(root)
+    entries = ledger_lines(root / LEDGER)
     assert duplicates(entries) == {}, entries
     assert sorted(e["module"] for e in entries) == names
 
@@ -322,26 +309,26 @@ def test_changed_since_creates_tasks_for_changed_modules_only(tmp_path):
     root = build(tmp_path / "repo", MODULES4, extra={"gamma/extra.py": "VALUE = 1\n"})
 
     # nothing changed: no coverage task at all
-    code, executed, uptodate, out = t4(root, "--changed-since", "HEAD", "coverage")
+    code, executed, uptodate, out = t4_run(root, "--changed-since", "HEAD", "coverage")
     assert code == 0, out
     assert created(executed, uptodate) == [], out
 
     # one module's file edited (uncommitted): only that module's task is created, and it runs
     with open(root / "beta" / "core.py", "a") as handle:
         handle.write("\n\ndef dec(x):\n    return x - 1\n")
-    code, executed, uptodate, out = t4(root, "--changed-since", "HEAD", "coverage")
+    code, executed, uptodate, out = t4_run(root, "--changed-since", "HEAD", "coverage")
     assert code == 0, out
     assert executed == ["coverage:beta"] and uptodate == [], out
-    assert [e["module"] for e in ledger_entries(root)] == ["beta"]
+    assert [e["module"] for e in ledger_lines(root / LEDGER)] == ["beta"]
 
     # the option may also follow the command (everything after --root goes to doit otherwise)
-    code, executed, uptodate, out = t4(root, "coverage", "--changed-since=HEAD")
+    code, executed, uptodate, out = t4_run(root, "coverage", "--changed-since=HEAD")
     assert code == 0, out
     assert created(executed, uptodate) == ["coverage:beta"], out
 
     # a shared root file (conftest.py) changed: every module is selected
     (root / "conftest.py").write_text("import os\n")
-    code, executed, uptodate, out = t4(root, "--changed-since", "HEAD", "coverage")
+    code, executed, uptodate, out = t4_run(root, "--changed-since", "HEAD", "coverage")
     assert code == 0, out
     assert created(executed, uptodate) == [f"coverage:{m}" for m in MODULES4], out
     # root conftest.py is an input of every module's measurement: all rerun
@@ -352,7 +339,7 @@ def test_changed_since_creates_tasks_for_changed_modules_only(tmp_path):
     git(root, "commit", "-q", "-m", "measured")
     git(root, "mv", "gamma/extra.py", "delta/extra.py")
     git(root, "commit", "-q", "-m", "move extra.py from gamma to delta")
-    code, executed, uptodate, out = t4(root, "--changed-since", "HEAD~1", "coverage")
+    code, executed, uptodate, out = t4_run(root, "--changed-since", "HEAD~1", "coverage")
     assert code == 0, out
     assert created(executed, uptodate) == ["coverage:delta", "coverage:gamma"], out
 
@@ -387,7 +374,7 @@ def verdicts(out: str, kind: str) -> dict[str, str]:
 
 def test_smoke_reports_the_module_whose_import_fails(tmp_path):
     root = quick_repo(tmp_path / "repo")
-    code, executed, _, out = t4(root, "smoke")
+    code, executed, _, out = t4_run(root, "smoke")
     assert code != 0, out
     assert sorted(executed) == [f"smoke:{n}" for n in ("broken", "failing", "good", "mixed")], out
     assert verdicts(out, "smoke") == {"good": "ok", "mixed": "ok", "failing": "ok", "broken": "FAILED"}, out
@@ -397,14 +384,14 @@ def test_smoke_reports_the_module_whose_import_fails(tmp_path):
 
     # --changed-since: only the changed module is smoked
     (root / "good" / "core.py").write_text("def one():\n    return 1  # edited\n")
-    code, executed, uptodate, out = t4(root, "--changed-since", "HEAD", "smoke")
+    code, executed, uptodate, out = t4_run(root, "--changed-since", "HEAD", "smoke")
     assert code == 0, out
     assert created(executed, uptodate) == ["smoke:good"], out
 
 
 def test_tests_fast_excludes_integration_tests_per_module(tmp_path):
     root = quick_repo(tmp_path / "repo")
-    code, executed, _, out = t4(root, "tests_fast")
+    code, executed, _, out = t4_run(root, "tests_fast")
     assert code != 0, out
     assert sorted(executed) == [f"tests_fast:{n}" for n in ("broken", "failing", "good", "mixed")], out
     found = verdicts(out, "tests_fast")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import MANIFEST, doit_tasks, git_init, make_repo, manifest, run_t4, write
+from tests.support import MANIFEST, git_init, latest, ledger_lines, make_repo, manifest, t4_run, write
 
 LEDGER = Path("manifests/.ledger/coverage.ndjson")
 RESULTS = Path(".t4/results/coverage")
@@ -32,24 +32,10 @@ VOLATILE = {"ts", "prev", "duration_s", "git_commit", "_line"}
 # helpers
 
 
-def t4(root: Path, *args: str, timeout: float = 300):
-    code, out, err = run_t4(root, *args, timeout=timeout)
-    executed, uptodate = doit_tasks(out)
-    return code, executed, uptodate, out + err
 
 
-def ledger_lines(root: Path) -> list[dict]:
-    """Every ledger line, parsed strictly: a torn or malformed line fails the test."""
-    path = root / LEDGER
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    assert raw == b"" or raw.endswith(b"\n"), "ledger does not end with a newline"
-    return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
 
 
-def latest(entries: list[dict]) -> dict[str, dict]:
-    return {e["module"]: e for e in entries}
 
 
 def stable(entry: dict) -> dict:
@@ -168,11 +154,11 @@ def test_three_modules_match_coverage_and_manifests_keep_their_format(tmp_path):
     shutil.copytree(root, pristine, symlinks=True)
     before = {name: (root / name / MANIFEST).read_text(encoding="utf-8") for name in SOURCES}
 
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0, out
     assert sorted(executed) == [f"coverage:{n}" for n in sorted(SOURCES)]
 
-    entries = ledger_lines(root)
+    entries = ledger_lines(root / LEDGER)
     assert len(entries) == 3 and sorted(e["module"] for e in entries) == sorted(SOURCES)
     for name in SOURCES:
         entry = latest(entries)[name]
@@ -203,7 +189,7 @@ def test_three_modules_match_coverage_and_manifests_keep_their_format(tmp_path):
 
 def test_incremental_reruns(tmp_path):
     root = three_module_repo(tmp_path / "repo")
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0 and len(executed) == 3, out
 
     def snapshot():
@@ -212,7 +198,7 @@ def test_incremental_reruns(tmp_path):
 
     # nothing changed: nothing runs, no file changes
     state = snapshot()
-    code, executed, uptodate, out = t4(root, "coverage")
+    code, executed, uptodate, out = t4_run(root, "coverage")
     assert code == 0, out
     assert executed == [] and sorted(uptodate) == [f"coverage:{n}" for n in sorted(SOURCES)]
     assert snapshot() == state
@@ -220,10 +206,10 @@ def test_incremental_reruns(tmp_path):
     # one module's source changes: exactly that module reruns and is recorded
     with open(root / "beta" / "core.py", "a") as handle:
         handle.write("\n\ndef triple(x):\n    return 3 * x\n")
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0, out
     assert executed == ["coverage:beta"]
-    entries = ledger_lines(root)
+    entries = ledger_lines(root / LEDGER)
     assert len(entries) == 4 and entries[-1]["module"] == "beta"
     assert entries[-1]["coverage"] < 100.0
     assert observed_block(root, "beta")["observed_digest"] == entries[-1]["input_digest"]
@@ -238,7 +224,7 @@ def test_incremental_reruns(tmp_path):
     write(root / "docs" / "guide.md", "a new guide\n")
     write(root / "scripts" / "tool.py", "print('hi')\n")
     write(root / "pyproject.toml", "[tool.black]\nline-length = 100\n")
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0, out
     assert executed == []
     assert snapshot() == state
@@ -246,9 +232,9 @@ def test_incremental_reruns(tmp_path):
     # a test file changes: that module reruns
     with open(root / "alpha" / "tests" / "test_core.py", "a") as handle:
         handle.write("\n\ndef test_negative():\n    assert sign(-1) == -1\n")
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0 and executed == ["coverage:alpha"], out
-    assert latest(ledger_lines(root))["alpha"]["coverage"] == 87.5  # both arcs now; unused() still not
+    assert latest(ledger_lines(root / LEDGER))["alpha"]["coverage"] == 87.5  # both arcs now; unused() still not
 
 
 def test_parallel_run_records_the_same_as_a_serial_run(tmp_path):
@@ -256,13 +242,13 @@ def test_parallel_run_records_the_same_as_a_serial_run(tmp_path):
     parallel = tmp_path / "parallel"
     shutil.copytree(serial, parallel, symlinks=True)
 
-    code, executed, _, out = t4(serial, "coverage", "-n", "1")
+    code, executed, _, out = t4_run(serial, "coverage", "-n", "1")
     assert code == 0 and len(executed) == 3, out
-    code, executed, _, out = t4(parallel, "coverage", "-n", "3")
+    code, executed, _, out = t4_run(parallel, "coverage", "-n", "3")
     assert code == 0 and len(executed) == 3, out
 
     def content(root):
-        return sorted(json.dumps(stable(e), sort_keys=True) for e in ledger_lines(root))
+        return sorted(json.dumps(stable(e), sort_keys=True) for e in ledger_lines(root / LEDGER))
 
     assert len(content(parallel)) == 3
     assert content(parallel) == content(serial)
@@ -304,9 +290,9 @@ def test_both_layouts_and_a_tests_override(tmp_path):
     pristine = tmp_path / "plain"
     shutil.copytree(root, pristine, symlinks=True)
 
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0 and len(executed) == 3, out
-    entries = latest(ledger_lines(root))
+    entries = latest(ledger_lines(root / LEDGER))
     expected_tests = {"inner": 1, "outer": 2, "custom": 2}
     for name, tests, omit in (("inner", "inner/tests", ["inner/tests/*"]),
                               ("outer", "tests/outer", []),
@@ -321,7 +307,7 @@ def test_both_layouts_and_a_tests_override(tmp_path):
     # the override's tests are inputs: changing them reruns exactly that module
     with open(root / "qa" / "custom_checks" / "test_custom.py", "a") as handle:
         handle.write("\n\ndef test_more():\n    assert True\n")
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0 and executed == ["coverage:custom"], out
 
 
@@ -344,9 +330,9 @@ def test_nested_modules_get_two_numbers(tmp_path):
     pristine = tmp_path / "plain"
     shutil.copytree(root, pristine, symlinks=True)
 
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0 and sorted(executed) == ["coverage:a", "coverage:a.b"], out
-    entries = latest(ledger_lines(root))
+    entries = latest(ledger_lines(root / LEDGER))
     plain_a = plain_coverage(pristine, "a", "a/tests", ["a/tests/*", "a/b/*"], tmp_path / "cov-a")
     plain_b = plain_coverage(pristine, "a/b", "a/b/tests", ["a/b/tests/*"], tmp_path / "cov-b")
     assert not any(f.startswith("a/b/") for f in plain_a["file_names"])
@@ -360,7 +346,7 @@ def test_nested_modules_get_two_numbers(tmp_path):
     # a/b's files are a/b's inputs only
     with open(root / "a" / "b" / "deep.py", "a") as handle:
         handle.write("\n\ndef more():\n    return 1\n")
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert code == 0 and executed == ["coverage:a.b"], out
 
 
@@ -371,9 +357,9 @@ def test_nested_modules_in_a_parallel_tests_tree(tmp_path):
     git_init(root)
     pristine = tmp_path / "plain"
     shutil.copytree(root, pristine, symlinks=True)
-    code, _, _, out = t4(root, "coverage")
+    code, _, _, out = t4_run(root, "coverage")
     assert code == 0, out
-    entries = latest(ledger_lines(root))
+    entries = latest(ledger_lines(root / LEDGER))
     # a's own tests only (a.b's tests are a.b's): quad covered, other not
     plain_a = subprocess_plain_without(pristine, tmp_path)
     assert entries["a"]["tests"]["passed"] == 1
@@ -381,7 +367,7 @@ def test_nested_modules_in_a_parallel_tests_tree(tmp_path):
     # editing a.b's tests must not rerun a
     with open(root / "tests" / "a" / "b" / "test_deep.py", "a") as handle:
         handle.write("\n\ndef test_more():\n    assert True\n")
-    code, executed, _, out = t4(root, "coverage")
+    code, executed, _, out = t4_run(root, "coverage")
     assert executed == ["coverage:a.b"], out
 
 
@@ -421,12 +407,12 @@ def test_bad_modules_are_recorded_with_their_status(tmp_path):
     started = time.monotonic()
     # -n 2: the hanging module sleeps in one slot, the others run one at a time in the other, so
     # a loaded 2-core machine does not push a healthy module past the 3 s timeout
-    code, executed, _, out = t4(root, "coverage", "-n", "2")
+    code, executed, _, out = t4_run(root, "coverage", "-n", "2")
     elapsed = time.monotonic() - started
     assert code == 0, out  # observations, not pipeline failures
     assert len(executed) == 5
     assert elapsed < 60, "the hanging module was not cut off by the timeout"
-    entries = latest(ledger_lines(root))
+    entries = latest(ledger_lines(root / LEDGER))
     assert {n: e["status"] for n, e in entries.items()} == {
         "healthy": "ok", "failing": "tests_failed", "hanging": "timeout", "empty": "no_tests",
         "broken": "crashed"}
@@ -447,8 +433,8 @@ def test_a_tests_folder_without_tests_is_recorded_as_no_tests(tmp_path):
     root = status_repo(tmp_path / "repo", extra_modules={"notests": manifest("notests")},
                        extra_files={"notests/__init__.py": "", "notests/core.py": OK_CODE,
                                     "notests/tests/helpers.py": "VALUE = 1\n"})
-    code, _, _, out = t4(root, "coverage:notests", "coverage:healthy")
-    entries = latest(ledger_lines(root))
+    code, _, _, out = t4_run(root, "coverage:notests", "coverage:healthy")
+    entries = latest(ledger_lines(root / LEDGER))
     assert entries["healthy"]["status"] == "ok"
     assert "notests" in entries, out
     assert entries["notests"]["status"] == "no_tests"
@@ -499,13 +485,13 @@ def test_kill_9_at_random_moments_then_a_normal_run_converges(tmp_path):
             # after every kill: every manifest and ledger line still parses
             for i in range(6):
                 read_manifest(root, f"m{i}")
-            ledger_lines(root)
+            ledger_lines(root / LEDGER)
     finally:
         kill_orphans(root)
 
-    code, executed, _, out = t4(root, "coverage", "-n", "2")
+    code, executed, _, out = t4_run(root, "coverage", "-n", "2")
     assert code == 0, f"seed {seed}: {out}"
-    code, executed, _, out = t4(reference, "coverage", "-n", "2")
+    code, executed, _, out = t4_run(reference, "coverage", "-n", "2")
     assert code == 0 and len(executed) == 6, out
 
     # every JSON file in the repository parses (manifests, per-module results, anything else)
@@ -520,7 +506,7 @@ def test_kill_9_at_random_moments_then_a_normal_run_converges(tmp_path):
     counts = collections.Counter((e["module"], e["input_digest"]) for e in entries)
     assert max(counts.values()) == 1, f"seed {seed}: duplicates {counts}"
 
-    got, want = latest(ledger_lines(root)), latest(ledger_lines(reference))
+    got, want = latest(ledger_lines(root / LEDGER)), latest(ledger_lines(reference / LEDGER))
     assert sorted(got) == sorted(want) == [f"m{i}" for i in range(6)]
     for name in want:
         assert stable(got[name]) == stable(want[name]), f"seed {seed}: {name}"
@@ -532,5 +518,5 @@ def test_kill_9_at_random_moments_then_a_normal_run_converges(tmp_path):
         assert {k: v for k, v in result.items() if k not in VOLATILE} == stable(got[name])
 
     # and the state converged: one more run measures nothing
-    code, executed, _, out = t4(root, "coverage", "-n", "2")
+    code, executed, _, out = t4_run(root, "coverage", "-n", "2")
     assert code == 0 and executed == [], out
