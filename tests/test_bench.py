@@ -114,7 +114,10 @@ def test_fast_benchmark_agrees_with_bare_pytest_benchmark(fast_and_slow, tmp_pat
     root, module, result = fast_and_slow
     report, ini = tmp_path / "bare.json", tmp_path / "empty.ini"
     ini.write_text("[pytest]\n", encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    # like T4's own run: no injected options, no coverage tracing (when this suite itself is
+    # measured, coverage's subprocess patch would otherwise slow the bare run down)
+    env = {key: value for key, value in os.environ.items()
+           if key != "PYTEST_ADDOPTS" and not key.startswith(("COVERAGE_PROCESS_", "COV_CORE_"))}
     subprocess.run([sys.executable, "-m", "pytest", *module.bench_paths, "-q", "-c", str(ini),
                     f"--rootdir={root}", "-p", "no:cacheprovider", f"--benchmark-json={report}",
                     *QUICK], cwd=root, check=True, capture_output=True, env=env)
