@@ -1,36 +1,34 @@
-"""A doit file checker where content decides, and each file is hashed at most once per run.
+"""A doit file checker where content decides, not timestamps.
 
 doit's MD5 checker trusts an unchanged mtime, but after a fresh clone every mtime is new, and it
 then re-hashes every dependency of every up-to-date task on every run (it only stores state for
-tasks that ran), once per task that lists the file. This checker keeps doit's state format idea
-(mtime, size, digest) but memoises digests for the life of one run, so a shared file is read
-once, and a clone with restored ``.t4/`` state reruns nothing whose content is unchanged.
+tasks that ran), once per task that lists the file. This checker keeps doit's state idea
+(mtime, size, digest) and takes digests from ``digests``, which reads a file at most once per run
+and remembers it across runs, so a clone with a restored ``.t4/`` reruns nothing whose content is
+unchanged, and pays the reading once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from doit.dependency import FileChangedChecker
 
-
-def file_digest(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+from . import digests
 
 
 class ContentChecker(FileChangedChecker):
     """State is ``[mtime_ns, size, sha256]``; a changed mtime alone never triggers a rerun."""
 
     def __init__(self) -> None:
+        # within one doit run every file is read at most once, fresh or not
         self._memo: dict[str, tuple[int, int, str]] = {}
 
     def _digest(self, path: str, stat: os.stat_result) -> str:
         known = self._memo.get(path)
         if known and known[0] == stat.st_mtime_ns and known[1] == stat.st_size:
             return known[2]
-        digest = file_digest(path)
+        digest = digests.digest(path, stat)
         self._memo[path] = (stat.st_mtime_ns, stat.st_size, digest)
         return digest
 

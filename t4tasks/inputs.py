@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from .checker import file_digest
+from . import digests
 from .discovery import MANIFEST_NAME
 from .module import Module
 from .project import Project
@@ -59,7 +59,7 @@ def input_digest(root: Path, files: list[str], spec: dict) -> str:
     """sha256 over each input file's repo-relative path and content plus the measurement spec."""
     h = hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
     for path in files:
-        h.update(path.encode() + b"\0" + file_digest(str(root / path)).encode() + b"\n")
+        h.update(path.encode() + b"\0" + digests.digest(root / path).encode() + b"\n")
     return h.hexdigest()
 
 

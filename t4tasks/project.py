@@ -79,11 +79,24 @@ class Project:
 
         return registry.build(self)
 
+    @functools.cached_property
+    def summaries(self) -> dict:
+        """MODULE_SUMMARIES.json's content, built once per process (the task and validate need it)."""
+        from . import summaries
+
+        return summaries.document(self.root, self.registry)
+
     def schema_problems(self) -> list[Problem]:
-        """Schema violations of the registered modules' manifests (they stay registered)."""
+        """Schema violations of the registered modules' manifests (they stay registered).
+
+        Validation costs about a millisecond per manifest, so results are remembered under the
+        state folder by manifest content and schema: only changed manifests are validated again.
+        """
+        cache = manifest.SchemaCache(self.state_dir() / "schema-cache.json")
         found: list[Problem] = []
         for module in self.modules + self.duplicates:
-            found += manifest.validate(module.manifest_path, module.manifest)
+            found += cache.validate(module.manifest_path, module.manifest)
+        cache.save()
         return sorted(found)
 
     def all_problems(self) -> list[Problem]:

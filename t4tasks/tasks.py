@@ -19,9 +19,8 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from . import (__version__, atomic, badges, bench, bench_gate, changes, coverage, coverage_gate, dashboard,
-               discovery, docmap, ledger, smoke,
-               fingerprint, inputs, ledger_check, meta, onboard, prod_tag, record, registry, scaffold, shard,
-               summaries,
+               digests, discovery, docmap, fingerprint, inputs, ledger, ledger_check, meta, onboard,
+               prod_tag, record, registry, scaffold, shard, smoke, summaries,
                templates, trends, validate)
 from .checker import ContentChecker
 from .ci_init import task_ci_init  # noqa: F401  (t4 ci_init [--apply])
@@ -59,6 +58,7 @@ def creators_for(names: list[str]) -> set[str]:
 def doit_config(project: Project) -> dict:
     """doit settings: sqlite3 state under ``.t4/`` (never the platform-dependent dbm)."""
     state = project.state_dir()
+    digests.use_store(state / "digests.json")
     return {
         "backend": "sqlite3",
         "dep_file": str(state.relative_to(project.root) / "doit.sqlite3"),
@@ -151,7 +151,7 @@ def task_summaries():
                      & files)
 
     def write() -> None:
-        atomic.write_json(project.root / out / docmap.SUMMARIES_NAME, summaries.document(project.root, reg))
+        atomic.write_json(project.root / out / docmap.SUMMARIES_NAME, project.summaries)
 
     return {
         "actions": [write],

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from . import (atomic, bench_gate, coverage_gate, docmap, docs_check, ledger, ledger_check,
-               meta, record, registry, summaries, trends)
+               meta, record, registry, trends)
 from .problems import Problem, relative_to
 from .project import Project
 
@@ -61,7 +61,7 @@ def check_registry(project: Project) -> CheckResult:
     out = project.config.generated_dir
     data = project.registry
     problems = _same_file(project, f"{out}/{registry.REGISTRY_NAME}", atomic.dumps_json(data))
-    extra = summaries.document(project.root, data)
+    extra = project.summaries
     problems += _same_file(project, f"{out}/{docmap.SUMMARIES_NAME}", atomic.dumps_json(extra))
     for name, text in docmap.render_texts(project.root, data, out, extra).items():
         problems += _same_file(project, f"{out}/{name}", text.encode("utf-8"))
