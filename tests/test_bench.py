@@ -110,20 +110,30 @@ def test_fast_and_slow_benchmarks_are_not_pooled(fast_and_slow):
 
 
 def test_fast_benchmark_agrees_with_bare_pytest_benchmark(fast_and_slow, tmp_path):
-    """Our p50 is within 2x of the median pytest-benchmark reports for the same code."""
-    root, module, result = fast_and_slow
-    report, ini = tmp_path / "bare.json", tmp_path / "empty.ini"
+    """Our p50 is within 2x of the median pytest-benchmark reports for the same code.
+
+    A sub-microsecond timing on a shared 2-core machine moves with the load, so both sides are
+    measured back to back, twice, with warm-up, and the best of each is compared (as benchmark
+    tools do): a real disagreement, such as pooling rounds or a unit error, still fails.
+    """
+    root, module, _ = fast_and_slow
+    settings = ("--benchmark-min-rounds=20", "--benchmark-max-time=0.2", "--benchmark-warmup=on")
+    ini = tmp_path / "empty.ini"
     ini.write_text("[pytest]\n", encoding="utf-8")
     # like T4's own run: no injected options, no coverage tracing (when this suite itself is
     # measured, coverage's subprocess patch would otherwise slow the bare run down)
     env = {key: value for key, value in os.environ.items()
            if key != "PYTEST_ADDOPTS" and not key.startswith(("COVERAGE_PROCESS_", "COV_CORE_"))}
-    subprocess.run([sys.executable, "-m", "pytest", *module.bench_paths, "-q", "-c", str(ini),
-                    f"--rootdir={root}", "-p", "no:cacheprovider", f"--benchmark-json={report}",
-                    *QUICK], cwd=root, check=True, capture_output=True, env=env)
-    medians = {b["name"]: b["stats"]["median"] * 1e6 for b in orjson.loads(report.read_bytes())["benchmarks"]}
-    ours = by_name(result)["test_fast"]["p50_us"]
-    assert medians["test_fast"] / 2 <= ours <= medians["test_fast"] * 2
+    ours, bare = [], []
+    for attempt in range(2):
+        report = tmp_path / f"bare-{attempt}.json"
+        ours.append(by_name(bench.run(root, module, 60.0, settings))["test_fast"]["p50_us"])
+        subprocess.run([sys.executable, "-m", "pytest", *module.bench_paths, "-q", "-c", str(ini),
+                        f"--rootdir={root}", "-p", "no:cacheprovider", f"--benchmark-json={report}",
+                        *settings], cwd=root, check=True, capture_output=True, env=env)
+        medians = {b["name"]: b["stats"]["median"] * 1e6 for b in orjson.loads(report.read_bytes())["benchmarks"]}
+        bare.append(medians["test_fast"])
+    assert min(bare) / 2 <= min(ours) <= min(bare) * 2, (ours, bare)
 
 
 def test_failing_benchmark_is_a_status(tmp_path):
