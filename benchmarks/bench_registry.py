@@ -310,7 +310,10 @@ def executed_tasks(stdout: str) -> list[str]:
 
 
 def bench_repo(label: str, repo: Path, t4: list[str], repeat: int, cold_repeat: int) -> Result:
-    result = Result(label, manifests=sum(1 for _ in repo.rglob("module.manifest.json")))
+    # count from git, not by walking: git's background gc may be deleting .git/objects folders
+    listed = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "*module.manifest.json"],
+                            capture_output=True, check=True).stdout.split(b"\0")
+    result = Result(label, manifests=sum(1 for name in listed if name))
     cmd = [*t4, "--root", str(repo), "registry", "docmap"]
     for _ in range(cold_repeat):
         reset(repo)
