@@ -12,14 +12,13 @@ import os
 import posixpath
 import subprocess
 import sys
-from pathlib import Path
 
 import orjson
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from . import (__version__, atomic, badges, bench, bench_gate, changes, coverage, coverage_gate, dashboard,
-               digests, discovery, docmap, fingerprint, inputs, ledger, ledger_check, meta, onboard,
+               digests, discovery, docmap, fingerprint, inputs, ledger, ledger_check, manifest, meta, onboard,
                prod_tag, record, registry, scaffold, shard, smoke, summaries,
                templates, trends, validate)
 from .checker import ContentChecker
@@ -124,7 +123,7 @@ def task_docmap():
         if is_local:
             local_templates.append(f"templates/{name}")
         else:
-            packaged[name] = templates.content_hash(path)
+            packaged[name] = digests.sha256_of(path)
 
     summaries_file = f"{out_dir}/{docmap.SUMMARIES_NAME}"
 
@@ -174,7 +173,7 @@ def task_check_manifests():
         print(f"{len(project.manifest_paths)} manifests OK")
         return None
 
-    schema_hash = templates.content_hash(Path(__file__).parent / "schema" / "module.manifest.schema.json")
+    schema_hash = digests.sha256_of(manifest.SCHEMA_PATH)
     manifests = {m.manifest_path: registry.manifest_digest(m) for m in project.modules + project.duplicates}
     return {
         "actions": [check],
@@ -581,7 +580,7 @@ def task_dashboard():
     trends_dir = project.config.trends_dir
     csvs = _existing(project, f"{trends_dir}/{trends.COVERAGE_TREND}", f"{trends_dir}/{trends.BENCH_TREND}")
     report = _existing(project, _generated(project, validate.REPORT_JSON))
-    templates_used = {str(p): templates.content_hash(p) for p in dashboard.template_paths(project.root)}
+    templates_used = {str(p): digests.sha256_of(p) for p in dashboard.template_paths(project.root)}
 
     def render() -> None:
         meta_data = orjson.loads((project.root / _generated(project, meta.META_NAME)).read_bytes())
@@ -594,7 +593,7 @@ def task_dashboard():
 
     # the validation report is read when present but is not a file_dep: a failing validate must
     # not stop the page that shows its failures from being drawn
-    report_hash = templates.content_hash(project.root / report[0]) if report else None
+    report_hash = digests.sha256_of(project.root / report[0]) if report else None
     return {
         "actions": [render],
         "file_dep": [_generated(project, meta.META_NAME), *csvs],

@@ -8,7 +8,6 @@ behave the same.
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 
 
@@ -27,10 +26,6 @@ def locate(root: Path, name: str) -> tuple[Path, bool]:
     if not packaged.is_file():
         raise FileNotFoundError(f"template {name!r} not found in {root / 'templates'} or {packaged_dir()}")
     return packaged, False
-
-
-def content_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def environment(root: Path):
