@@ -191,12 +191,14 @@ def compare(new: dict, old_results: list[dict], threshold: float, alpha: float =
     the benchmark is used, so an accepted slowdown becomes the new normal instead of failing
     forever. Callers pass earlier records only.
 
-    A benchmark regresses when its p50 or p95 is slower than the baseline's by more than
-    ``threshold`` (0.10 = 10 %) AND a one-sided Mann-Whitney U test on the two sketches gives
+    A benchmark regresses when its p50 is slower than the baseline's by more than ``threshold``
+    (0.10 = 10 %) AND a one-sided Mann-Whitney U test on the two sketches gives
     p < ``alpha``. The sketches are 21 quantiles, not the raw rounds: the test sees 21 points per
     side, which makes it conservative compared with testing thousands of rounds, which is what a
     gate should be; a 3× slowdown still gives p ≈ 1e-8. The ratio guards against flagging tiny,
     statistically "significant" shifts; the test guards against flagging noise in one percentile.
+    The ratio is taken on the median, not the tail: on a shared machine p95 moves with whatever
+    else runs (3x between two back-to-back runs of T4's own benchmarks here) while p50 holds.
     """
     fingerprint = new.get("env_fingerprint")
     baselines: dict[str, dict] = {}
@@ -227,7 +229,7 @@ def _compare_one(new: dict, base: dict | None, threshold: float, alpha: float) -
                ratio=_ratio(new["p95_us"], base["p95_us"]))
     limit = 1.0 + threshold
     # Multiplying instead of dividing keeps a zero baseline meaningful.
-    slower = new["p50_us"] > base["p50_us"] * limit or new["p95_us"] > base["p95_us"] * limit
+    slower = new["p50_us"] > base["p50_us"] * limit
     change = (f"p95 {_format_us(base['p95_us'])} → {_format_us(new['p95_us'])} "
               f"({_format_ratio(row['ratio'])}), p50 {_format_ratio(_ratio(new['p50_us'], base['p50_us']))}")
     if not base.get("sketch") or not new.get("sketch"):
