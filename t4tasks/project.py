@@ -39,7 +39,6 @@ class Project:
         gc.disable()
         try:
             project = cls._load(root)
-            project.registry  # built here, under the same pause: every run needs it
         finally:
             if enabled:
                 gc.enable()
