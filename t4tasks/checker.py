@@ -23,6 +23,15 @@ class ContentChecker(FileChangedChecker):
     def __init__(self) -> None:
         # within one doit run every file is read at most once, fresh or not
         self._memo: dict[str, tuple[int, int, str]] = {}
+        # the stat doit took to decide a task was stale, reused to record its state once the task
+        # succeeded: one stat per dependency instead of two (validate has 100,000 at 10,000
+        # modules), and the state recorded is that of the content the task saw
+        self._seen: dict[str, os.stat_result] = {}
+
+    def info(self, path):
+        stat = os.stat(path)
+        self._seen[path] = stat
+        return stat
 
     def _digest(self, path: str, stat: os.stat_result) -> str:
         known = self._memo.get(path)
@@ -43,7 +52,7 @@ class ContentChecker(FileChangedChecker):
         return self._digest(file_path, file_stat) != digest
 
     def get_state(self, dep, current_state):
-        stat = os.stat(dep)
+        stat = self._seen.pop(dep, None) or os.stat(dep)
         if (isinstance(current_state, (list, tuple)) and len(current_state) == 3
                 and current_state[0] == stat.st_mtime_ns and current_state[1] == stat.st_size):
             return None

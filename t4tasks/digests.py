@@ -1,11 +1,22 @@
-"""File content digests, remembered across runs by (mtime, size, inode) under ``.t4/``.
+"""File content digests (sha256), remembered across runs, and free for files git says are clean.
 
 Content decides what is stale, but reading every input file on every run would cost more than
 the run itself on a large repository (and after a fresh clone, when every mtime is new, doit's own
 checker re-reads every dependency on every run, because it only saves state for tasks that ran).
-So a file's sha256 is computed once and reused while its stat says it is the same file. Like
-git's index, an entry whose mtime is within a few seconds of the moment it was recorded is not
-trusted later ("racily clean": the file could change again within the same clock tick).
+Two memories avoid the reading:
+
+* by file: (mtime, size, inode) → sha256. Like git's index, an entry whose mtime is within a few
+  seconds of the moment it was recorded is not trusted later ("racily clean": the file could
+  change again within the same clock tick).
+* by git blob: the listing gives the blob id of every tracked file whose content equals the index
+  (``git ls-files --stage`` minus ``--modified``). A blob id names content, so blob → sha256 holds
+  in any clone: after a fresh clone with a restored state folder, no file is read. The blob id is
+  used only for a file whose ctime is older than the listing (a file changed since git looked is
+  read). Clean/smudge filters that rewrite content on checkout would make the work tree bytes
+  differ from the blob; the map is learned from the work tree, so it stays right on one machine.
+
+Both live in one JSON file under the state folder, loaded on the first digest that needs it: an
+up-to-date run whose files all kept their mtimes never loads it.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import orjson
 from . import atomic
 
 RACY_SECONDS = 3.0
+GIT_MARGIN_SECONDS = 1.0   # a file changed this close before the listing is read, not trusted
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -35,31 +47,77 @@ class DigestCache:
     def __init__(self, store: Path | None = None):
         self.store = store
         self._lock = threading.Lock()
-        self._entries: dict[str, list] = {}
+        self._loaded = store is None
+        self._files: dict[str, list] = {}
+        self._blobs: dict[str, str] = {}
         self._dirty = False
-        if store is not None:
+        # absolute root + "/" → (relative path → blob id of a clean tracked file, when listed)
+        self._git: dict[str, tuple[dict[str, str], float]] = {}
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
             try:
-                self._entries = orjson.loads(store.read_bytes())
+                data = orjson.loads(self.store.read_bytes())
             except (OSError, orjson.JSONDecodeError):
-                self._entries = {}  # a missing or torn cache only costs re-reading files
+                data = {}  # a missing or torn cache only costs re-reading files
+            if isinstance(data, dict) and isinstance(data.get("files"), dict):
+                self._files = data["files"]
+                self._blobs = data.get("blobs") or {}
+            self._loaded = True
+
+    def use_git(self, root: Path, clean_blobs: dict[str, str], listed_at: float) -> None:
+        """Blob ids of ``root``'s clean tracked files, as listed at ``listed_at`` (epoch seconds)."""
+        self._git[str(root).rstrip("/") + "/"] = (clean_blobs, listed_at - GIT_MARGIN_SECONDS)
+
+    def _blob_of(self, path: str, stat: os.stat_result) -> str | None:
+        for prefix, (blobs, trusted_before) in self._git.items():
+            if path.startswith(prefix):
+                blob = blobs.get(path[len(prefix):])
+                return blob if blob is not None and stat.st_ctime < trusted_before else None
+        return None
 
     def digest(self, path: str, stat: os.stat_result | None = None) -> str:
         stat = stat or os.stat(path)
-        key = os.path.abspath(path)
-        known = self._entries.get(key)
+        key = path if os.path.isabs(path) else os.path.abspath(path)
+        if not self._loaded:
+            self._load()
+        blob = self._blob_of(key, stat) if self._git else None
+        if blob is not None and blob in self._blobs:
+            return self._blobs[blob]
+        known = self._files.get(key)
         fingerprint = [stat.st_mtime_ns, stat.st_size, stat.st_ino]
         if known and known[:3] == fingerprint and known[4] - stat.st_mtime_ns / 1e9 > RACY_SECONDS:
-            return known[3]
-        digest = sha256_of(path)
-        with self._lock:
-            self._entries[key] = [*fingerprint, digest, time.time()]
-            self._dirty = True
+            digest = known[3]
+        else:
+            digest = sha256_of(path)
+            now = time.time()
+            # a racy entry read again with the same content is saved only once it becomes
+            # trustworthy: an up-to-date run must not rewrite the store for nothing
+            if not (known and known[:4] == [*fingerprint, digest] and now - stat.st_mtime_ns / 1e9 <= RACY_SECONDS):
+                with self._lock:
+                    self._files[key] = [*fingerprint, digest, now]
+                    self._dirty = True
+        if blob is not None and self._blobs.get(blob) != digest:
+            with self._lock:
+                self._blobs[blob] = digest
+                self._dirty = True
         return digest
+
+    def content_id(self, path: str) -> str:
+        """An id that changes when the content changes: the git blob id of a clean tracked file
+        (no read, and no loading of the store), else the sha256. For memo keys: one content can
+        have two ids (clean, then edited back), which costs a recomputation, never a wrong hit."""
+        stat = os.stat(path)
+        key = path if os.path.isabs(path) else os.path.abspath(path)
+        blob = self._blob_of(key, stat) if self._git else None
+        return f"git:{blob}" if blob is not None else self.digest(path, stat)
 
     def save(self) -> None:
         if self.store is not None and self._dirty:
             with self._lock:
-                data = orjson.dumps(self._entries)
+                data = orjson.dumps({"files": self._files, "blobs": self._blobs})
                 self._dirty = False
             atomic.write_bytes(self.store, data)
 
@@ -72,11 +130,22 @@ def use_store(store: Path) -> None:
     global _cache
     if _cache.store != store:
         _cache.save()
+        git = _cache._git
         _cache = DigestCache(store)
+        _cache._git = git
+
+
+def use_git(root: Path, clean_blobs: dict[str, str], listed_at: float) -> None:
+    """Let digests of files under ``root`` come from their git blob ids (see the module doc)."""
+    _cache.use_git(root, clean_blobs, listed_at)
 
 
 def digest(path: str | os.PathLike, stat: os.stat_result | None = None) -> str:
     return _cache.digest(str(path), stat)
+
+
+def content_id(path: str | os.PathLike) -> str:
+    return _cache.content_id(str(path))
 
 
 atexit.register(lambda: _cache.save())

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import os
 import subprocess
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MANIFEST_NAME = "module.manifest.json"
@@ -29,6 +31,10 @@ class FileListing:
     untracked: tuple[str, ...]   # untracked, not ignored files (git only), sorted
     is_git: bool
     symlinks: frozenset[str] = frozenset()  # listed paths that are symbolic links
+    # git's blob id of each tracked file whose work tree content equals the index (git checked,
+    # racily clean entries included): a content id that needs no read, even after a fresh clone
+    clean_blobs: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    listed_at: float = 0.0   # epoch seconds when git was asked (files changed later are not "clean")
 
     @functools.cached_property
     def all_files(self) -> tuple[str, ...]:
@@ -38,6 +44,14 @@ class FileListing:
     @functools.cached_property
     def file_set(self) -> frozenset[str]:
         return frozenset(self.all_files)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """One id for the listing: what exists (and is a link), not what the files hold."""
+        h = hashlib.sha256()
+        for part in (self.tracked, ("\0untracked",), self.untracked, ("\0links",), sorted(self.symlinks)):
+            h.update("\0".join(part).encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
 
     @functools.cached_property
     def by_folder(self) -> dict[str, list[str]]:
@@ -60,11 +74,23 @@ class FileListing:
 
 def _git(root: Path, *args: str) -> list[str] | None:
     """Run a git command in root; None when root is not a git work tree."""
+    return _wait(_start_git(root, *args))
+
+
+def _start_git(root: Path, *args: str) -> subprocess.Popen | None:
     try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
+        return subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
         return None
-    return [p for p in out.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _wait(process: subprocess.Popen | None) -> list[str] | None:
+    if process is None:
+        return None
+    out, _ = process.communicate()
+    if process.returncode != 0:
+        return None
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
 def _walk(root: Path) -> list[str]:
@@ -83,17 +109,26 @@ def _walk(root: Path) -> list[str]:
 
 def list_files(root: Path) -> FileListing:
     """List the repository's files; git decides what belongs when root is a work tree."""
-    top = _git(root, "rev-parse", "--show-prefix")
-    if top is not None:
-        staged = _git(root, "ls-files", "-z", "--stage")  # "<mode> <sha> <stage>\t<path>"
-        deleted = set(_git(root, "ls-files", "-z", "--deleted") or ())
-        untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard") or []
-        if staged is not None:
-            entries = [line.split("\t", 1) for line in staged]
-            live = sorted({path for _, path in entries if path not in deleted})
-            links = {path for meta, path in entries if meta.startswith("120000")}
-            links.update(p for p in untracked if os.path.islink(root / p))
-            return FileListing(tuple(live), tuple(sorted(untracked)), True, frozenset(links))
+    # four git calls at once: the two that walk the work tree take most of the time
+    listed_at = time.time()
+    calls = [_start_git(root, "rev-parse", "--show-prefix"),
+             _start_git(root, "ls-files", "-z", "--stage"),      # "<mode> <sha> <stage>\t<path>"
+             _start_git(root, "ls-files", "-z", "--modified"),   # content differs from the index, or deleted
+             _start_git(root, "ls-files", "-z", "--others", "--exclude-standard")]
+    top, staged, modified, untracked = (_wait(call) for call in calls)
+    if top is not None and staged is not None:
+        changed = set(modified or ())
+        untracked = untracked or []
+        # "<mode> <blob> <stage>": slices, not splits (63,000 lines at 10,000 modules)
+        entries = [line.split("\t", 1) for line in staged]
+        live = sorted({path for _, path in entries if path not in changed or os.path.lexists(root / path)})
+        links = {path for meta, path in entries if meta.startswith("120000")}
+        links.update(p for p in untracked if os.path.islink(root / p))
+        # a path with several index entries is in a merge conflict: no single blob is its content
+        stages = {path for meta, path in entries if not meta.endswith(" 0")}
+        blobs = {path: meta[7:-2] for meta, path in entries
+                 if path not in changed and path not in stages and meta.startswith(("100644", "100755"))}
+        return FileListing(tuple(live), tuple(sorted(untracked)), True, frozenset(links), blobs, listed_at)
     walked = sorted(_walk(root))
     return FileListing(tuple(walked), (), False, frozenset(p for p in walked if os.path.islink(root / p)))
 

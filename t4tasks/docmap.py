@@ -5,20 +5,24 @@ Links are relative to the folder the files live in, so they work on GitHub and i
 
 from __future__ import annotations
 
-import os
 import posixpath
 from pathlib import Path
 
-import orjson
-
-from . import atomic, templates
+from . import templates
 
 OUTPUTS = {"MODULE_INDEX.md": "docmap/MODULE_INDEX.md.j2",
            "DOCUMENTATION_MAP.md": "docmap/DOCUMENTATION_MAP.md.j2"}
 
 
 def _link(target: str, from_dir: str) -> str:
-    return posixpath.relpath(target, from_dir).replace(os.sep, "/")
+    """``posixpath.relpath`` for two normalised repo-relative paths, without its two ``getcwd``
+    calls (20,000 links in a 10,000-module map)."""
+    parts = [] if target in ("", ".") else target.split("/")
+    base = [] if from_dir in ("", ".") else from_dir.split("/")
+    common = 0
+    while common < min(len(parts), len(base)) and parts[common] == base[common]:
+        common += 1
+    return "/".join([".."] * (len(base) - common) + parts[common:]) or "."
 
 
 SUMMARIES_NAME = "MODULE_SUMMARIES.json"
@@ -50,11 +54,3 @@ def render_texts(root: Path, registry: dict, generated_dir: str, summaries: dict
     env = templates.environment(root)
     ctx = context(registry, generated_dir, summaries)
     return {output: env.get_template(template).render(**ctx) for output, template in OUTPUTS.items()}
-
-
-def render(root: Path, registry_path: Path, generated_dir: str, summaries_path: Path | None = None) -> list[str]:
-    """Write both files; return the ones whose content changed."""
-    registry = orjson.loads(registry_path.read_bytes())
-    summaries = orjson.loads(summaries_path.read_bytes()) if summaries_path else None
-    texts = render_texts(root, registry, generated_dir, summaries)
-    return [name for name, text in texts.items() if atomic.write_text(root / generated_dir / name, text)]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from . import memo
 from .problems import Problem
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -48,10 +49,13 @@ EXTERNAL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")  # http:, https:, mai
 NOT_SLUG = re.compile(r"[^\w\- ]")  # GitHub keeps letters, digits, '_', '-' and spaces
 
 
+SCHEMA_PATH = Path(__file__).parent / "schema" / "doc.frontmatter.schema.json"
+
+
 @functools.cache
 def schema() -> dict[str, Any]:
     """T4's front matter schema, shipped inside the package."""
-    return json.loads((Path(__file__).parent / "schema" / "doc.frontmatter.schema.json").read_text(encoding="utf-8"))
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 @functools.cache
@@ -69,8 +73,20 @@ class _Repo:
 
     root: Path
     all_files: frozenset[str]
-    anchors: dict[str, frozenset[str]] = field(default_factory=dict)
+    remembered: memo.Memo | None = None
+    parsed: dict[str, dict] = field(default_factory=dict)
     inside: dict[str, bool] = field(default_factory=dict)
+
+    def parse(self, relpath: str) -> dict:
+        """What one file says by itself (its own problems, links, anchors), once per run, and
+        from the memo when the file's content is unchanged since the memo was saved."""
+        if relpath not in self.parsed:
+            if self.remembered is None:
+                self.parsed[relpath] = _parse(self.root, relpath)
+            else:
+                key = memo.key("doc/1", relpath, memo.file_part(self.root, relpath))
+                self.parsed[relpath] = self.remembered.get(key, lambda: _parse(self.root, relpath))
+        return self.parsed[relpath]
 
     @functools.cached_property
     def real_root(self) -> Path:
@@ -83,9 +99,12 @@ class _Repo:
         return self.inside[relpath]
 
 
-def check(root: Path, files: list[str], all_files: frozenset[str]) -> list[Problem]:
-    """Every problem in ``files`` (repo-relative Markdown paths), sorted by file and line."""
-    repo = _Repo(root, all_files)
+def check(root: Path, files: list[str], all_files: frozenset[str],
+          remembered: memo.Memo | None = None) -> list[Problem]:
+    """Every problem in ``files`` (repo-relative Markdown paths), sorted by file and line.
+    With a memo, a file whose content did not change is not parsed again; its links are still
+    resolved against today's listing and today's anchors of the files they point to."""
+    repo = _Repo(root, all_files, remembered)
     problems = [problem for relpath in files for problem in _check_file(repo, relpath)]
     return sorted(problems, key=lambda p: (p.path, p.line or 0, p.message))
 
@@ -111,23 +130,37 @@ def required_docs(module_path: str, required: tuple[str, ...], all_files: frozen
 
 
 def _check_file(repo: _Repo, relpath: str) -> list[Problem]:
-    try:
-        raw = (repo.root / relpath).read_bytes()
-    except OSError as exc:
-        return [Problem(relpath, f"cannot read: {exc.strerror}")]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return [Problem(relpath, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})", line)]
-    lines = _lines(text)
-    body, problems = _front_matter(relpath, lines)
-    repo.anchors[relpath] = _anchor_set(lines, body)
-    for number, target in _links(lines, body):
+    parsed = repo.parse(relpath)
+    problems = [Problem(relpath, message, line) for line, message in parsed["problems"]]
+    for number, target in parsed["links"]:
         reason = _broken(repo, relpath, target)
         if reason:
             problems.append(Problem(relpath, f"broken link: {target} ({reason})", number))
     return problems
+
+
+def _parse(root: Path, relpath: str) -> dict:
+    """``{"problems": [[line, message]], "links": [[line, target]], "anchors": [...]}`` of one
+    file, from its content alone (JSON-shaped, so a memo can keep it). A file that cannot be read
+    or decoded has one problem and no links; its anchors are read leniently, since an undecodable
+    byte is its own file's problem, not that of a file linking to one of its headings."""
+    try:
+        raw = (root / relpath).read_bytes()
+    except OSError as exc:
+        return {"problems": [[None, f"cannot read: {exc.strerror}"]], "links": [], "anchors": []}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        lines = _lines(raw.decode("utf-8", errors="replace"))
+        end = _front_matter_end(lines)
+        return {"problems": [[line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"]],
+                "links": [], "anchors": sorted(_anchor_set(lines, 0 if end is None else end + 1))}
+    lines = _lines(text)
+    body, problems = _front_matter(relpath, lines)
+    return {"problems": [[p.line, p.message] for p in problems],
+            "links": [[number, target] for number, target in _links(lines, body)],
+            "anchors": sorted(_anchor_set(lines, body))}
 
 
 def _lines(text: str) -> list[str]:
@@ -245,21 +278,9 @@ def _broken(repo: _Repo, relpath: str, target: str) -> str | None:
         return None
     if path and not (resolved in repo.all_files and resolved.lower().endswith(MARKDOWN_SUFFIXES)):
         return None  # folders and other files (code) have line anchors on GitHub, not heading anchors
-    if resolved not in repo.anchors:
-        repo.anchors[resolved] = _read_anchors(repo.root / resolved)
-    if unquote(anchor).lower() not in repo.anchors[resolved]:
+    if unquote(anchor).lower() not in repo.parse(resolved)["anchors"]:
         return f"no heading #{anchor} in {resolved}"
     return None
-
-
-def _read_anchors(path: Path) -> frozenset[str]:
-    """Anchors of a linked Markdown file; an undecodable byte is its own file's problem, not ours."""
-    try:
-        lines = _lines(path.read_bytes().decode("utf-8", errors="replace"))
-    except OSError:
-        return frozenset()
-    end = _front_matter_end(lines)
-    return _anchor_set(lines, 0 if end is None else end + 1)
 
 
 def _anchor_set(lines: list[str], start: int) -> frozenset[str]:

@@ -172,10 +172,34 @@ def read(path: Path | str, problems: list[Problem] | None = None) -> Iterator[di
     """Stream the entries of a ledger, normalised, each with its line number in ``_line``.
 
     A torn or malformed line is skipped and reported in ``problems`` (when given), so one bad line
-    never hides the rest of the history.
+    never hides the rest of the history. Each entry is a fresh dict the caller may change.
     """
-    path = Path(path)
+    entries, skipped = _parsed(Path(path))
+    if problems is not None:
+        problems.extend(skipped)
+    for entry in entries:
+        yield dict(entry)
+
+
+# One run reads a ledger several times (META, gates, ledger check, trends): parse it once per
+# version of the file. Keyed by stat, so an append in between is seen.
+_PARSED: dict[tuple, tuple[tuple[dict[str, Any], ...], tuple[Problem, ...]]] = {}
+
+
+def _stat_key(path: Path) -> tuple:
+    st = os.stat(path)
+    # the spelling is part of the key: problems name the file as the caller did
+    return ((os.path.abspath(path), str(path)), st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def _parsed(path: Path) -> tuple[tuple[dict[str, Any], ...], tuple[Problem, ...]]:
+    key = _stat_key(path)
+    known = _PARSED.get(key)
+    if known is not None:
+        return known
     default_kind = _file_kind(path)
+    entries: list[dict[str, Any]] = []
+    skipped: list[Problem] = []
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -183,11 +207,23 @@ def read(path: Path | str, problems: list[Problem] | None = None) -> Iterator[di
             try:
                 entry = _parse(raw, default_kind)
             except ValueError as exc:
-                if problems is not None:
-                    problems.append(Problem(str(path), f"skipped ledger line: {exc}", number))
+                skipped.append(Problem(str(path), f"skipped ledger line: {exc}", number))
                 continue
             entry[LINE] = number
-            yield entry
+            entries.append(entry)
+    result = (tuple(entries), tuple(skipped))
+    _remember(_PARSED, key, result)
+    return result
+
+
+def _remember(memo: dict[tuple, Any], key: tuple, value: Any, keep: int = 8) -> None:
+    """Store ``value`` as the one remembered version of the file ``key[0]``: older versions of it
+    are dropped, and so are the oldest files past ``keep``, so memory stays flat in long processes."""
+    for old in [k for k in memo if k[0] == key[0]]:
+        del memo[old]
+    while len(memo) >= keep:
+        del memo[next(iter(memo))]
+    memo[key] = value
 
 
 def latest(
@@ -210,6 +246,9 @@ def by_module(path: Path | str, problems: list[Problem] | None = None) -> dict[s
     return per_module
 
 
+_CHAINS: dict[tuple, tuple[Problem, ...]] = {}
+
+
 def verify_chain(path: Path | str) -> list[Problem]:
     """Report every T4 entry whose ``prev`` does not match the line before it.
 
@@ -217,9 +256,13 @@ def verify_chain(path: Path | str) -> list[Problem]:
     was deleted or inserted. Older entries (no ``schema``) carry no ``prev`` and are not checked;
     malformed lines are ``read``'s to report, but still count as lines of the chain.
     """
+    path = Path(path)
+    key = _stat_key(path)
+    if key in _CHAINS:
+        return list(_CHAINS[key])
     problems: list[Problem] = []
     previous: bytes | None = None
-    for number, raw in enumerate(Path(path).read_bytes().split(b"\n"), start=1):
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
         entry = _loads(raw)
         if isinstance(entry, dict) and SCHEMA in entry:
             expected = _line_hash(previous) if previous is not None else None
@@ -232,6 +275,7 @@ def verify_chain(path: Path | str) -> list[Problem]:
                                             "does not match this line (it was edited, or a line "
                                             "after it was deleted or inserted)", number - 1))
         previous = raw
+    _remember(_CHAINS, key, tuple(problems))
     return problems
 
 

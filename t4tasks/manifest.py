@@ -12,7 +12,6 @@ stops the others' outputs.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import posixpath
@@ -22,7 +21,6 @@ from typing import Any
 
 import orjson
 
-from . import atomic
 from .config import Config
 from .discovery import FileListing
 from .module import Module
@@ -82,35 +80,6 @@ def validate(relpath: str, data: dict) -> list[Problem]:
             message = f"{error.instance!r} is not valid: expected {error.schema['description']}"
         problems.append(Problem(relpath, f"{pointer}: {message}"))
     return sorted(problems)
-
-
-class SchemaCache:
-    """Schema problems by manifest content digest, kept for the current schema only."""
-
-    def __init__(self, store: Path):
-        self.store = store
-        self.schema_digest = hashlib.sha256(SCHEMA_PATH.read_bytes()).hexdigest()
-        try:
-            saved = orjson.loads(store.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            saved = {}
-        self.saved = saved.get("results", {}) if saved.get("schema") == self.schema_digest else {}
-        self.used: dict[str, list[str]] = {}
-
-    def validate(self, relpath: str, data: dict) -> list[Problem]:
-        key = hashlib.sha256(relpath.encode() + b"\0" + orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        if key not in self.saved:
-            self.saved[key] = [p.message for p in validate(relpath, data)]
-        self.used[key] = self.saved[key]
-        return [Problem(relpath, message) for message in self.used[key]]
-
-    def save(self) -> None:
-        """Keep the results of the manifests seen now (others are gone or changed)."""
-        data = orjson.dumps({"schema": self.schema_digest, "results": self.used}, option=orjson.OPT_SORT_KEYS)
-        try:
-            atomic.write_bytes(self.store, data)
-        except OSError:
-            pass  # a read-only checkout: the cache is an optimisation, never a requirement
 
 
 def module_name(data: dict) -> Any:
@@ -250,5 +219,5 @@ def to_module(relpath: str, data: dict, config: Config, paths: PathResolver) -> 
         bench_paths=bench_paths,
         docs_path=docs,
         coverage_target=float(target) if isinstance(target, (int, float)) and not isinstance(target, bool) else None,
-        manifest=data,
+        raw=data,
     ), []

@@ -7,7 +7,10 @@ one shape so nothing downstream has to know the spellings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -23,4 +26,24 @@ class Module:
     bench_paths: tuple[str, ...] = ()   # repo-relative folders/files holding its benchmarks
     docs_path: str | None = None        # repo-relative docs folder, when the manifest names one
     coverage_target: float | None = None  # testing.coverage_target from the manifest, if any
-    manifest: dict = field(default_factory=dict, compare=False, repr=False)  # the raw manifest
+    raw: dict | None = field(default=None, compare=False, repr=False)     # the parsed manifest, or None: not read yet
+    source: str | None = field(default=None, compare=False, repr=False)  # absolute path to read it from then
+
+    @property
+    def manifest(self) -> dict:
+        """The raw manifest. A module remembered from an earlier run is built without it and
+        reads it on first use: most runs need only the fields above, and 10,000 manifests are
+        40 MB of JSON."""
+        if self.raw is None:
+            data = orjson.loads(Path(self.source).read_bytes()) if self.source else {}
+            object.__setattr__(self, "raw", data if isinstance(data, dict) else {})
+        return self.raw
+
+    def to_json(self) -> dict:
+        """The fields as JSON values, without the manifest (its file holds it)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("raw", "source")}
+
+    @classmethod
+    def from_json(cls, data: dict, source: str) -> "Module":
+        return cls(**{**data, "test_paths": tuple(data["test_paths"]), "bench_paths": tuple(data["bench_paths"]),
+                      "source": source})

@@ -38,6 +38,22 @@ def strip(manifest: dict) -> dict:
     return clean
 
 
+def only(manifest: dict) -> dict:
+    """The observed blocks and the module name: all that the ledger check reads of a manifest
+    (a small value to remember per manifest content, instead of the whole manifest)."""
+    kept: dict[str, Any] = {}
+    name = manifest.get("module")
+    if name is not None:
+        kept["module"] = {"name": name.get("name")} if isinstance(name, dict) else name
+    testing = manifest.get(TESTING)
+    if isinstance(testing, dict):
+        kept[TESTING] = {k: v for k, v in testing.items() if k in (COVERAGE_OBSERVED, OBSERVED_AT, OBSERVED_DIGEST)}
+    performance = manifest.get(PERFORMANCE)
+    if isinstance(performance, dict) and PERF_OBSERVED in performance:
+        kept[PERFORMANCE] = {PERF_OBSERVED: performance[PERF_OBSERVED]}
+    return kept
+
+
 def coverage_of(manifest: dict) -> dict | None:
     """``{"coverage", "ts", "digest"}`` from the manifest, or None when nothing is observed."""
     testing = manifest.get(TESTING)

@@ -9,15 +9,18 @@ from __future__ import annotations
 import bisect
 import functools
 import gc
-import itertools
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from . import config as config_mod
-from . import discovery, manifest
+from . import digests, discovery, manifest, memo
 from .module import Module
 from .problems import Problem
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -26,46 +29,59 @@ class Project:
     config: config_mod.Config
     listing: discovery.FileListing
     manifest_paths: list[str]
-    modules: list[Module]          # registrable modules with unique names, sorted by name
-    duplicates: list[Module]       # later manifests reusing a name: registered, never measured
-    problems: list[Problem]        # unusable manifests and duplicate names, and why
 
     @classmethod
     def load(cls, root: Path) -> "Project":
-        # Loading builds one dict tree per manifest and nothing cyclic: the cyclic garbage
+        """The repository's configuration and file listing; manifests are parsed on first use
+        (an up-to-date run at 10,000 modules can decide from ``key`` alone)."""
+        root = root.resolve()
+        cfg = config_mod.load(root)
+        listing = discovery.list_files(root)
+        digests.use_git(root, listing.clean_blobs, listing.listed_at)
+        return cls(root, cfg, listing, discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude))
+
+    @functools.cached_property
+    def key(self) -> str:
+        """One id for everything the modules and the registry are made of: the listing, every
+        manifest's content, the configuration and T4's own code. Equal keys, equal modules."""
+        return memo.key("project/1", memo.code_id(), self.listing.digest, self.config.digest(),
+                        [memo.file_part(self.root, p) for p in self.manifest_paths])
+
+    @functools.cached_property
+    def _parsed(self) -> tuple[list[Module], list[Module], list[Problem]]:
+        # Parsing builds one dict tree per manifest and nothing cyclic: the cyclic garbage
         # collector would only re-traverse them, again and again (~40 % of a 10,000-module
         # load). Pause it, then freeze what was loaded so later collections skip it too.
         enabled = gc.isenabled()
         gc.disable()
         try:
-            project = cls._load(root)
+            modules: list[Module] = []
+            problems: list[Problem] = []
+            for module, module_problems in _read_modules(self.root, self.config, self.listing, self.manifest_paths):
+                problems += module_problems
+                if module is not None:
+                    modules.append(module)
+            modules, duplicates, duplicate_problems = _split_duplicates(modules)
         finally:
             if enabled:
                 gc.enable()
         gc.freeze()
-        return project
+        return modules, duplicates, sorted(problems + duplicate_problems)
 
-    @classmethod
-    def _load(cls, root: Path) -> "Project":
-        root = root.resolve()
-        cfg = config_mod.load(root)
-        listing = discovery.list_files(root)
-        manifest_paths = discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude)
-        resolver = manifest.PathResolver(root, listing)
-        modules: list[Module] = []
-        problems: list[Problem] = []
-        for relpath in manifest_paths:
-            data, read_problems = manifest.read(root, relpath)
-            problems += read_problems
-            if data is None:
-                continue
-            module, module_problems = manifest.to_module(relpath, data, cfg, resolver)
-            problems += module_problems
-            if module is not None:
-                modules.append(module)
-        modules, duplicates, duplicate_problems = _split_duplicates(modules)
-        return cls(root, cfg, listing, manifest_paths, modules, duplicates,
-                   sorted(problems + duplicate_problems))
+    @property
+    def modules(self) -> list[Module]:
+        """Registrable modules with unique names, sorted by name."""
+        return self._parsed[0]
+
+    @property
+    def duplicates(self) -> list[Module]:
+        """Later manifests reusing a name: registered, never measured."""
+        return self._parsed[1]
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Unusable manifests and duplicate names, and why."""
+        return self._parsed[2]
 
     @functools.cached_property
     def by_name(self) -> dict[str, Module]:
@@ -83,38 +99,78 @@ class Project:
         """MODULE_SUMMARIES.json's content, built once per process (the task and validate need it)."""
         from . import summaries
 
-        return summaries.document(self.root, self.registry)
+        remembered = self.memo("summaries")
+        data = summaries.document(self.root, self.registry, self.listing, remembered)
+        remembered.save()
+        return data
+
+    @functools.cached_property
+    def docmap_texts(self) -> dict[str, str]:
+        """DOCUMENTATION_MAP.md and MODULE_INDEX.md as rendered from this registry and these
+        summaries, once per process (the docmap task writes them, validate compares with them)."""
+        from . import docmap
+
+        return docmap.render_texts(self.root, self.registry, self.config.generated_dir, self.summaries)
+
+    def remember(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()``, once per process for ``key``. A key names the versions of the files the
+        value is made from (their stat), so the value is recomputed when one of them changes."""
+        memo = self.__dict__.setdefault("_remembered", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
 
     def schema_problems(self) -> list[Problem]:
-        """Schema violations of the registered modules' manifests (they stay registered).
-
-        Validation costs about a millisecond per manifest, so results are remembered under the
-        state folder by manifest content and schema: only changed manifests are validated again.
-        """
-        cache = manifest.SchemaCache(self.state_dir() / "schema-cache.json")
-        found: list[Problem] = []
-        for module in self.modules + self.duplicates:
-            found += cache.validate(module.manifest_path, module.manifest)
-        cache.save()
-        return sorted(found)
+        """Schema violations of the registered modules' manifests (they stay registered)."""
+        return self._manifest_checks(placeholders=False)
 
     def all_problems(self) -> list[Problem]:
-        """Every manifest problem: unusable manifests first-class, schema violations too."""
+        """Every manifest problem: unusable manifests first-class, schema violations and
+        placeholders (an owner or description still ``TODO``) too."""
+        return sorted(self.problems + self._manifest_checks(placeholders=True))
+
+    def _manifest_checks(self, placeholders: bool) -> list[Problem]:
+        """Validation costs about a millisecond per manifest, so results are remembered by the
+        manifest's content (and T4's code, schema included): only changed manifests are read and
+        validated again."""
         from .onboard import placeholder_problems  # onboarding owns the placeholder spelling
 
-        placeholders = [p for m in self.modules for p in placeholder_problems(m.manifest_path, m.manifest)]
-        return sorted(self.problems + self.schema_problems() + placeholders)
+        remembered = self.memo("manifest-checks")
+        found: list[Problem] = []
+        for module, registered in [*((m, True) for m in self.modules), *((m, False) for m in self.duplicates)]:
+            relpath = module.manifest_path
+            check_placeholders = placeholders and registered
+
+            def check(module: Module = module, relpath: str = relpath, check_placeholders: bool = check_placeholders) -> list:
+                problems = manifest.validate(relpath, module.manifest)
+                if check_placeholders:
+                    problems += placeholder_problems(relpath, module.manifest)
+                return [[p.path, p.message, p.line] for p in problems]
+
+            key = memo.key("manifest-checks/1", relpath, memo.file_part(self.root, relpath), check_placeholders)
+            found += [Problem(*p) for p in remembered.get(key, check)]
+        remembered.save()
+        return sorted(found)
 
     @functools.cached_property
     def _module_paths(self) -> list[str]:
         return sorted({m.path for m in self.modules})
+
+    @functools.cached_property
+    def claims_digest(self) -> str:
+        """One id for where every module lives and which folders it claims: what decides which
+        files are whose (a manifest edit that moves tests changes it, a description edit does not)."""
+        return memo.key(self._module_paths, self._claims)
 
     def nested_paths(self, module: Module) -> list[str]:
         """Folders of other modules inside this module's folder: their files are theirs, not ours."""
         prefix = "" if module.path == "." else module.path + "/"
         paths = self._module_paths
         found = []
-        for path in itertools.islice(paths, bisect.bisect_left(paths, prefix), None):
+        # an index walk from the bisection point: islice(paths, start, None) would step through
+        # the first ``start`` items on every call, quadratic over 10,000 modules
+        for i in range(bisect.bisect_left(paths, prefix), len(paths)):
+            path = paths[i]
             if not path.startswith(prefix):
                 break
             if path != module.path:
@@ -135,7 +191,8 @@ class Project:
         prefix = "" if folder == "." else folder + "/"
         claims = self._claims
         found = []
-        for path, owner in itertools.islice(claims, bisect.bisect_left(claims, (prefix, "")), None):
+        for i in range(bisect.bisect_left(claims, (prefix, "")), len(claims)):
+            path, owner = claims[i]
             if not path.startswith(prefix):
                 break
             if path != folder and owner != module.name:
@@ -158,6 +215,10 @@ class Project:
         (a module at the root must not count its generated registry as docs or inputs)."""
         return sorted(set(self.nested_paths(module) + self.output_paths))
 
+    def memo(self, name: str) -> memo.Memo:
+        """The memo ``name`` under the state folder (see ``memo``)."""
+        return memo.Memo(self.root / self.config.state_dir / "memo" / f"{name}.json")
+
     def state_dir(self) -> Path:
         """``.t4/`` (or the configured folder), created with a .gitignore so it is never committed."""
         path = self.root / self.config.state_dir
@@ -166,6 +227,38 @@ class Project:
             path.mkdir(parents=True, exist_ok=True)
             ignore.write_text("*\n")
         return path
+
+
+def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileListing,
+                  manifest_paths: list[str]) -> list[tuple[Module | None, list[Problem]]]:
+    """Each manifest as a Module (or None) and its problems. A manifest's Module depends on its
+    content, the listing (which of its paths exist) and the configuration, so it is remembered
+    under the state folder by those: a run after a one-manifest change parses one manifest."""
+    remembered = memo.Memo(root / cfg.state_dir / "memo" / "modules.json")
+    resolver: list[manifest.PathResolver] = []  # built on the first miss: it indexes every folder
+
+    parsed: dict[str, Module] = {}
+
+    def parse(relpath: str) -> list:
+        data, problems = manifest.read(root, relpath)
+        module = None
+        if data is not None:
+            if not resolver:
+                resolver.append(manifest.PathResolver(root, listing))
+            module, more = manifest.to_module(relpath, data, cfg, resolver[0])
+            problems += more
+        if module is not None:
+            parsed[relpath] = module  # it holds the manifest already: no second read
+        return [module.to_json() if module else None, [[p.path, p.message, p.line] for p in problems]]
+
+    found = []
+    for relpath in manifest_paths:
+        key = memo.key("module/1", relpath, memo.file_part(root, relpath), listing.digest, cfg.digest())
+        fields, problems = remembered.get(key, lambda relpath=relpath: parse(relpath))
+        module = parsed.get(relpath) or (Module.from_json(fields, str(root / relpath)) if fields else None)
+        found.append((module, [Problem(*p) for p in problems]))
+    remembered.save()
+    return found
 
 
 def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module], list[Problem]]:

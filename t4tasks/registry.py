@@ -12,7 +12,7 @@ import posixpath
 
 import orjson
 
-from . import bench, observed
+from . import bench, memo, observed
 from .discovery import FileListing
 from .module import Module
 from .project import Project
@@ -62,12 +62,24 @@ def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> d
 
 
 def build(project: Project) -> dict:
-    """The registry document for a project."""
+    """The registry document for a project. Entries are remembered across runs by what they are
+    made of (the manifest's content, the listing, where modules live, the configuration), so a
+    one-manifest change at 10,000 modules rebuilds one entry."""
     listing = project.listing
-    entries = [entry(m, docs_of(listing, m, project.excluded_paths(m))) for m in project.modules]
+    remembered = project.memo("registry")
+    shared = memo.key(listing.digest, project.config.digest(), project.claims_digest)
+
+    def remembered_entry(module: Module, duplicate_of: str | None = None) -> dict:
+        key = memo.key("entry/1", shared, module.manifest_path,
+                       memo.file_part(project.root, module.manifest_path), duplicate_of)
+        return remembered.get(key, lambda: entry(module, docs_of(listing, module, project.excluded_paths(module)),
+                                                 duplicate_of))
+
+    entries = [remembered_entry(m) for m in project.modules]
     for dup in project.duplicates:
         owner = project.by_name.get(dup.name) or next(
             m for m in project.modules if m.name.casefold() == dup.name.casefold())
-        entries.append(entry(dup, docs_of(listing, dup, project.excluded_paths(dup)), owner.manifest_path))
+        entries.append(remembered_entry(dup, owner.manifest_path))
+    remembered.save()
     entries.sort(key=lambda e: (e["name"].casefold(), e["name"], e["manifest"]))
     return {"schema_version": SCHEMA_VERSION, "module_count": len(entries), "modules": entries}

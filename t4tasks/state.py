@@ -8,6 +8,9 @@ soon as doit has recorded its success, so a hard kill loses at most the tasks in
 
 from __future__ import annotations
 
+import json
+
+import orjson
 from doit.dependency import SqliteDB
 
 # the last key doit's Dependency.save_success() writes for a finished task
@@ -16,8 +19,26 @@ _LAST_KEY = "deps:"
 PLUGIN = {"BACKEND": {"sqlite3": "t4tasks.state:CommittingSqliteDB"}}
 
 
+class OrjsonCodec:
+    """doit's JSON text, read and written by orjson: a task with 100,000 file dependencies (validate
+    at 10,000 modules) has a state row of megabytes, which the standard library takes a tenth of a
+    second to decode on every run. Values orjson refuses (integers past 64 bits) fall back to json."""
+
+    def encode(self, data) -> str:
+        try:
+            return orjson.dumps(data).decode("utf-8")
+        except TypeError:
+            return json.dumps(data)
+
+    def decode(self, data: str):
+        return orjson.loads(data)
+
+
 class CommittingSqliteDB(SqliteDB):
     desc = "sqlite3, committed per finished task (T4)"
+
+    def __init__(self, name, codec, *, module_name=None):
+        super().__init__(name, OrjsonCodec(), module_name=module_name)
 
     def set(self, task_id, dependency, value):
         super().set(task_id, dependency, value)

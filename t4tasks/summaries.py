@@ -19,6 +19,9 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import memo
+from .discovery import FileListing
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -467,9 +470,33 @@ def _modules(registry: dict | list) -> list[dict]:
     return [e for e in entries if isinstance(e, dict) and e.get("name") and "duplicate_of" not in e]
 
 
-def build(root: Path, registry: dict) -> dict[str, dict]:
+def _module_text(root: Path, entry: dict) -> list[str]:
+    """``[summary line, text for see-also]`` of one registry entry, from its files."""
+    tree = _parse_init(root, entry.get("code"))
+    readme_path = _readme_of(list(entry.get("docs") or ()))
+    readme = _read_text(root, readme_path) if readme_path else None
+    line = docstring_summary(tree) or readme_summary(readme)
+    prose = _LINK_TARGET.sub("]", _HTML_TAG.sub(" ", "\n".join(
+        block for kind, block in readme_blocks(readme or "") if kind not in ("markup", "directive"))))
+    return [line, "\n".join([line, prose, " ".join(names_of(tree))])]
+
+
+def _content_key(root: Path, entry: dict, listing: FileListing) -> str:
+    """What ``_module_text`` reads, as content ids. A file the listing does not hold as a regular
+    file is never read (``_inside`` refuses what is not a file or escapes by a link), so it keys
+    as absent: the listing already says what ``_inside`` would check."""
+    parts: list[str] = []
+    for relpath in (_init_path(entry.get("code")), _readme_of(list(entry.get("docs") or ()))):
+        readable = relpath and relpath in listing.file_set and relpath not in listing.symlinks
+        parts += [relpath or "", memo.file_part(root, relpath) if readable else memo.ABSENT]
+    return memo.key("summary/1", *parts)
+
+
+def build(root: Path, registry: dict, listing: FileListing | None = None,
+          remembered: memo.Memo | None = None) -> dict[str, dict]:
     """``{module name: {"summary": str, "see_also": [names]}}`` for a registry document (or its
-    list of entries; duplicates are skipped). Reads each module's ``__init__.py`` and README."""
+    list of entries; duplicates are skipped). Reads each module's ``__init__.py`` and README;
+    with a listing and a memo, only those whose content changed since the memo was saved."""
     root = Path(root)
     summaries: dict[str, str] = {}
     texts: dict[str, str] = {}
@@ -477,24 +504,21 @@ def build(root: Path, registry: dict) -> dict[str, dict]:
         name = entry["name"]
         if name in summaries:
             continue
-        docs = list(entry.get("docs") or ())
-        tree = _parse_init(root, entry.get("code"))
-        readme_path = _readme_of(docs)
-        readme = _read_text(root, readme_path) if readme_path else None
-        line = docstring_summary(tree) or readme_summary(readme)
-        summaries[name] = line
-        prose = _LINK_TARGET.sub("]", _HTML_TAG.sub(" ", "\n".join(
-            block for kind, block in readme_blocks(readme or "") if kind not in ("markup", "directive"))))
-        texts[name] = "\n".join([line, prose, " ".join(names_of(tree))])
+        if listing is not None and remembered is not None:
+            line, text = remembered.get(_content_key(root, entry, listing), lambda e=entry: _module_text(root, e))
+        else:
+            line, text = _module_text(root, entry)
+        summaries[name], texts[name] = line, text
     # see-also compares every module with every other (memory grows with N²): past a size where
     # that stops being cheap, it is left out, and the document says so
     related = see_also(texts) if len(texts) <= SEE_ALSO_MAX_MODULES else {name: [] for name in texts}
     return {name: {"summary": summaries[name], "see_also": related[name]} for name in sorted(summaries)}
 
 
-def document(root: Path, registry: dict) -> dict:
+def document(root: Path, registry: dict, listing: FileListing | None = None,
+             remembered: memo.Memo | None = None) -> dict:
     """``MODULE_SUMMARIES.json``: deterministic one-line summaries and "see also" lists."""
-    modules = build(root, registry)
+    modules = build(root, registry, listing, remembered)
     data = {"schema_version": "t4.summaries/1", "modules": modules}
     if len(modules) > SEE_ALSO_MAX_MODULES:
         data["see_also_skipped"] = f"{len(modules)} modules > {SEE_ALSO_MAX_MODULES}: see-also not computed"

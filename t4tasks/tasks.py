@@ -90,14 +90,40 @@ def _report_problems(problems, header: str) -> None:
             print(f"  {problem}", file=sys.stderr)
 
 
+def _plan(project: Project) -> dict:
+    """What the registry-side task creators declare: the registry's digest and the files that
+    summaries, META and validate read. Remembered by the project key, so an up-to-date run at
+    10,000 modules decides without parsing a manifest (the actions parse them when they run)."""
+    def compute() -> dict:
+        remembered = project.memo("plan")
+        plan = remembered.get(project.key, lambda: _compute_plan(project))
+        remembered.save()
+        return plan
+
+    return project.remember(("plan",), compute)
+
+
+def _compute_plan(project: Project) -> dict:
+    reg = project.registry
+    files = project.listing.file_set
+    inits = (f"{e['code']}/__init__.py" if e["code"] != "." else "__init__.py" for e in reg["modules"])
+    # the union of what the coverage and bench gates read (they reuse these lists in this run)
+    module_files = {f for m in project.modules for paths in (m.test_paths, m.bench_paths)
+                    for f in inputs.module_inputs(project, m, paths)}
+    return {"registry": _digest(reg),
+            "docs": sorted({d for m in reg["modules"] for d in m["docs"]}),
+            "summary_sources": sorted({*summaries.inputs_of(reg), *inits} & files),
+            "module_files": sorted(module_files)}
+
+
 def task_registry():
     """Discover manifests and write docs/_generated/MODULE_REGISTRY.json."""
     project = current()
     target = f"{project.config.generated_dir}/{registry.REGISTRY_NAME}"
-    data = project.registry
 
     def write() -> None:
         _report_problems(project.problems, "t4: warning: manifests not registered or ambiguous")
+        data = project.registry
         atomic.write_json(project.root / target, data)
         print(f"{target}: {data['module_count']} modules")
 
@@ -106,7 +132,7 @@ def task_registry():
     return {
         "actions": [write],
         "targets": [target],
-        "uptodate": [config_changed(_settings(project, registry=_digest(data)))],
+        "uptodate": [config_changed(_settings(project, registry=_plan(project)["registry"]))],
         "verbosity": 2,
         "clean": True,
     }
@@ -128,7 +154,8 @@ def task_docmap():
     summaries_file = f"{out_dir}/{docmap.SUMMARIES_NAME}"
 
     def render() -> None:
-        docmap.render(project.root, project.root / registry_file, out_dir, project.root / summaries_file)
+        for name, text in project.docmap_texts.items():
+            atomic.write_text(project.root / out_dir / name, text)
 
     return {
         "actions": [render],
@@ -143,11 +170,7 @@ def task_summaries():
     """One-line summary and "see also" per module (docstrings, READMEs, TF-IDF) → MODULE_SUMMARIES.json."""
     project = current()
     out = project.config.generated_dir
-    reg = project.registry
-    files = project.listing.file_set
-    sources = sorted({*summaries.inputs_of(reg),
-                      *(f"{e['code']}/__init__.py" if e["code"] != "." else "__init__.py" for e in reg["modules"])}
-                     & files)
+    sources = _plan(project)["summary_sources"]
 
     def write() -> None:
         atomic.write_json(project.root / out / docmap.SUMMARIES_NAME, project.summaries)
@@ -270,8 +293,7 @@ def task_meta_registry():
     """Fuse the registry with the latest ledger records → META_REGISTRY.json with health scores."""
     project = current()
     out = project.config.generated_dir
-    reg = project.registry
-    docs = sorted({d for m in reg["modules"] for d in m["docs"]})
+    docs = _plan(project)["docs"]
 
     def write() -> None:
         data = validate.build_meta(project)
@@ -415,10 +437,7 @@ def task_validate():
     """Run every check and write docs/_generated/VALIDATION_REPORT.{json,md}; fail when any fails."""
     project = current()
     out = project.config.generated_dir
-    module_files = sorted({f for m in project.modules
-                           for f in inputs.module_inputs(project, m, (*m.test_paths, *m.bench_paths))})
-    reg = project.registry
-    docs = sorted({d for m in reg["modules"] for d in m["docs"]})
+    plan = _plan(project)
     generated = [f"{out}/{registry.REGISTRY_NAME}", *(f"{out}/{n}" for n in docmap.OUTPUTS),
                  f"{out}/{docmap.SUMMARIES_NAME}", f"{out}/{meta.META_NAME}",
                  f"{project.config.trends_dir}/{trends.COVERAGE_TREND}",
@@ -443,7 +462,7 @@ def task_validate():
         "params": [{"name": "strict", "long": "strict", "type": bool, "default": False,
                     "help": "stop at the first failing check"}],
         "task_dep": ["registry", "summaries", "docmap", "meta_registry", "trends"],
-        "file_dep": [*generated, *project.manifest_paths, *_ledgers(project), *docs, *module_files],
+        "file_dep": [*generated, *project.manifest_paths, *_ledgers(project), *plan["docs"], *plan["module_files"]],
         "targets": [f"{out}/{validate.REPORT_JSON}", f"{out}/{validate.REPORT_MD}"],
         "uptodate": [config_changed(_settings(project))],
         "verbosity": 2,

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from . import (atomic, bench_gate, coverage_gate, docmap, docs_check, ledger, ledger_check,
-               meta, record, registry, trends)
+               memo, meta, observed, record, registry, trends)
 from .problems import Problem, relative_to
 from .project import Project
 
@@ -63,16 +63,33 @@ def check_registry(project: Project) -> CheckResult:
     problems = _same_file(project, f"{out}/{registry.REGISTRY_NAME}", atomic.dumps_json(data))
     extra = project.summaries
     problems += _same_file(project, f"{out}/{docmap.SUMMARIES_NAME}", atomic.dumps_json(extra))
-    for name, text in docmap.render_texts(project.root, data, out, extra).items():
+    for name, text in project.docmap_texts.items():
         problems += _same_file(project, f"{out}/{name}", text.encode("utf-8"))
     return _result("registry", problems, project.root, modules=data["module_count"])
 
 
 def build_meta(project: Project) -> dict:
-    cov_latest = _latest(project, record.COVERAGE_LEDGER, "coverage")
-    bench_latest = _latest(project, record.BENCH_LEDGER, "bench")
-    return meta.build(project.root, project.registry, cov_latest, bench_latest,
-                      project.config.lanes, project.config.required_docs)
+    """META_REGISTRY's content, built once per version of the ledgers (the meta_registry task
+    writes it and validate compares the file with it in the same run)."""
+    paths = [record.ledger_path(project, name) for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER)]
+    versions = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else (str(p),) for p in paths)
+
+    def build() -> dict:
+        cov_latest = _latest(project, record.COVERAGE_LEDGER, "coverage")
+        bench_latest = _latest(project, record.BENCH_LEDGER, "bench")
+        remembered = project.memo("placeholders")
+        read = meta.read_placeholder(project.root)
+
+        def is_placeholder(relpath: str) -> bool:
+            content = memo.file_part(project.root, relpath)
+            return remembered.get(memo.key("placeholder/1", content), lambda: read(relpath))
+
+        data = meta.build(project.root, project.registry, cov_latest, bench_latest,
+                          project.config.lanes, project.config.required_docs, is_placeholder)
+        remembered.save()
+        return data
+
+    return project.remember(("meta", versions), build)
 
 
 def _latest(project: Project, name: str, kind: str) -> dict[str, dict]:
@@ -99,7 +116,9 @@ def check_trends(project: Project) -> CheckResult:
 def check_docs(project: Project) -> CheckResult:
     reg = project.registry
     files = sorted({d for m in reg["modules"] for d in m["docs"] if d.endswith(".md")})
-    problems = docs_check.check(project.root, files, project.listing.file_set)
+    remembered = project.memo("docs")
+    problems = docs_check.check(project.root, files, project.listing.file_set, remembered)
+    remembered.save()
     for m in project.modules:
         problems += docs_check.required_docs(m.path, project.config.required_docs, project.listing.file_set)
     return _result("docs", problems, project.root, files=len(files))
@@ -107,7 +126,12 @@ def check_docs(project: Project) -> CheckResult:
 
 def check_ledger(project: Project) -> CheckResult:
     ledger_dir = project.root / project.config.ledger_dir
-    manifests = {m.manifest_path: m.manifest for m in project.modules}
+    # what the check reads of each manifest, remembered by its content: one changed manifest is read
+    remembered = project.memo("observations")
+    manifests = {m.manifest_path: remembered.get(
+        memo.key("observed/1", m.manifest_path, memo.file_part(project.root, m.manifest_path)),
+        lambda m=m: observed.only(m.manifest)) for m in project.modules}
+    remembered.save()
     problems = ledger_check.check_observations(project.root, manifests, ledger_dir)
     if ledger_dir.is_dir():
         problems += ledger_check.check_chains(ledger_dir)

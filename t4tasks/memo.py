@@ -1,0 +1,92 @@
+"""Per-item results remembered across runs by the content of the files they were computed from.
+
+doit decides per task; a task over 10,000 modules (summaries, the docs check, META's docs block)
+would otherwise redo 10,000 pure computations because one module changed. Each such computation
+names its inputs in a key (file digests from ``digests``, which costs a ``stat`` per file when
+nothing changed), and a ``Memo`` returns the stored result for a known key.
+
+A memo is one JSON file under the state folder per kind of result. ``save`` writes only the
+entries used in this run, so results of deleted or changed inputs do not pile up. Values must be
+JSON-serialisable; a missing or torn file only costs recomputing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import __version__, atomic, digests
+from .digests import sha256_of
+
+ABSENT = "-"  # the key part of a file that does not exist (or may not be read)
+
+
+class Memo:
+    """A memo made by other code (another T4 version, or an edited checkout of this one) is not used."""
+
+    def __init__(self, store: Path | None):
+        self.store = store
+        self.code = code_id()
+        self._known: dict[str, Any] = {}
+        self._used: dict[str, Any] = {}
+        self._changed = False
+        if store is not None:
+            try:
+                loaded = orjson.loads(store.read_bytes())
+                if isinstance(loaded, dict) and loaded.get("code") == self.code:
+                    self._known = loaded.get("entries", {})
+            except (OSError, orjson.JSONDecodeError):
+                pass
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        """The remembered value for ``key``, else ``compute()`` (remembered from now on)."""
+        if key in self._known:
+            value = self._known[key]
+        else:
+            value = compute()
+            self._changed = True
+        self._used[key] = value
+        return value
+
+    def save(self) -> None:
+        """Keep exactly the entries used since loading (nothing is written when nothing changed).
+        Only into an existing state folder (``<state>/memo/<name>.json``): a T4 run creates it,
+        while reading a repository as a library (a scaffolding dry run) must write nothing."""
+        if self.store is None or not (self._changed or len(self._used) != len(self._known)):
+            return
+        if not self.store.parent.parent.is_dir():
+            return
+        try:
+            self.store.parent.mkdir(exist_ok=True)
+            atomic.write_bytes(self.store, orjson.dumps({"code": self.code, "entries": self._used}))
+        except OSError:
+            pass  # a read-only checkout: a memo is an optimisation, never a requirement
+
+
+@functools.lru_cache(maxsize=1)
+def code_id() -> str:
+    """One id for T4's own code and data files: a result remembered by another T4 is not used."""
+    package = Path(__file__).parent
+    files = sorted([*package.glob("*.py"), *package.glob("schema/*.json")])
+    return key(__version__, *((p.relative_to(package).as_posix(), sha256_of(p)) for p in files))
+
+
+def key(*parts: object) -> str:
+    """A short key for JSON-serialisable parts (names, settings, file digests)."""
+    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def file_part(root: Path, relpath: str | None) -> str:
+    """The content id of ``root/relpath`` for a key, or ``ABSENT``."""
+    if not relpath:
+        return ABSENT
+    try:
+        return digests.content_id(os.path.join(root, relpath))
+    except OSError:
+        return ABSENT
