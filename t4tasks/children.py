@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from typing import IO
 
 _LIVE: set[subprocess.Popen] = set()
@@ -33,10 +34,22 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+_STOPS: list[Callable[[], None]] = []
+
+
+def at_kill(stop: Callable[[], None]) -> None:
+    """Also call ``stop`` in ``kill_all``: for helpers that own children of their own."""
+    with _LOCK:
+        _STOPS.append(stop)
+
+
 def kill_all() -> None:
     """Kill every measurement still running (on interrupt, and when T4 exits)."""
     with _LOCK:
         live = list(_LIVE)
+        stops = list(_STOPS)
+    for stop in stops:
+        stop()
     for process in live:
         if process.poll() is None:
             kill_group(process)
