@@ -20,9 +20,19 @@ from . import digests
 class ContentChecker(FileChangedChecker):
     """State is ``[mtime_ns, size, sha256]``; a changed mtime alone never triggers a rerun."""
 
+    # the newest instance: the state backend asks it which states to refresh when the run ends
+    current: "ContentChecker | None" = None
+
     def __init__(self) -> None:
+        ContentChecker.current = self
+        # doit's paths are relative to the root, the working folder of the whole run
+        self._base = os.getcwd().rstrip(os.sep) + os.sep
         # within one doit run every file is read at most once, fresh or not
         self._memo: dict[str, tuple[int, int, str]] = {}
+        # files whose mtime changed but not their content (a fresh clone): their new state, so an
+        # up-to-date task's row can say so (doit saves state only for tasks that ran, and every
+        # later run would otherwise hash them again)
+        self.refreshed: dict[str, list] = {}
         # the stat doit took to decide a task was stale, reused to record its state once the task
         # succeeded: one stat per dependency instead of two (validate has 100,000 at 10,000
         # modules), and the state recorded is that of the content the task saw
@@ -37,7 +47,7 @@ class ContentChecker(FileChangedChecker):
         known = self._memo.get(path)
         if known and known[0] == stat.st_mtime_ns and known[1] == stat.st_size:
             return known[2]
-        digest = digests.digest(path, stat)
+        digest = digests.digest(path if os.path.isabs(path) else self._base + path, stat)
         self._memo[path] = (stat.st_mtime_ns, stat.st_size, digest)
         return digest
 
@@ -49,7 +59,10 @@ class ContentChecker(FileChangedChecker):
             return False
         if file_stat.st_size != size:
             return True
-        return self._digest(file_path, file_stat) != digest
+        if self._digest(file_path, file_stat) != digest:
+            return True
+        self.refreshed[file_path] = [file_stat.st_mtime_ns, file_stat.st_size, digest]
+        return False
 
     def get_state(self, dep, current_state):
         stat = self._seen.pop(dep, None) or os.stat(dep)

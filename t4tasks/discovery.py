@@ -35,6 +35,7 @@ class FileListing:
     # racily clean entries included): a content id that needs no read, even after a fresh clone
     clean_blobs: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     listed_at: float = 0.0   # epoch seconds when git was asked (files changed later are not "clean")
+    root: str = ""           # the folder listed (where links are read from)
 
     @functools.cached_property
     def all_files(self) -> tuple[str, ...]:
@@ -47,10 +48,13 @@ class FileListing:
 
     @functools.cached_property
     def digest(self) -> str:
-        """One id for the listing: what exists (and is a link), not what the files hold."""
+        """One id for the listing: what exists, and where each link points (a retargeted link
+        can move a module's code outside the root), not what the files hold."""
         h = hashlib.sha256()
         for part in (self.tracked, ("\0untracked",), self.untracked, ("\0links",), sorted(self.symlinks)):
             h.update("\0".join(part).encode("utf-8", "surrogateescape"))
+        for link in sorted(self.symlinks):
+            h.update(b"\0" + _link_target(self.root, link).encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
     @functools.cached_property
@@ -112,25 +116,35 @@ def list_files(root: Path) -> FileListing:
     # four git calls at once: the two that walk the work tree take most of the time
     listed_at = time.time()
     calls = [_start_git(root, "rev-parse", "--show-prefix"),
-             _start_git(root, "ls-files", "-z", "--stage"),      # "<mode> <sha> <stage>\t<path>"
+             _start_git(root, "ls-files", "-z", "--stage", "-v"),  # "<tag> <mode> <sha> <stage>\t<path>"
              _start_git(root, "ls-files", "-z", "--modified"),   # content differs from the index, or deleted
              _start_git(root, "ls-files", "-z", "--others", "--exclude-standard")]
     top, staged, modified, untracked = (_wait(call) for call in calls)
     if top is not None and staged is not None:
         changed = set(modified or ())
         untracked = untracked or []
-        # "<mode> <blob> <stage>": slices, not splits (63,000 lines at 10,000 modules)
+        # "<tag> <mode> <blob> <stage>": slices, not splits (63,000 lines at 10,000 modules)
         entries = [line.split("\t", 1) for line in staged]
         live = sorted({path for _, path in entries if path not in changed or os.path.lexists(root / path)})
-        links = {path for meta, path in entries if meta.startswith("120000")}
+        links = {path for meta, path in entries if meta[2:8] == "120000"}
         links.update(p for p in untracked if os.path.islink(root / p))
-        # a path with several index entries is in a merge conflict: no single blob is its content
+        # a path with several index entries is in a merge conflict: no single blob is its content;
+        # git does not look at files marked assume-unchanged ("h") or skip-worktree ("S"): only
+        # the "H" entries are known to match their blob
         stages = {path for meta, path in entries if not meta.endswith(" 0")}
-        blobs = {path: meta[7:-2] for meta, path in entries
-                 if path not in changed and path not in stages and meta.startswith(("100644", "100755"))}
-        return FileListing(tuple(live), tuple(sorted(untracked)), True, frozenset(links), blobs, listed_at)
+        blobs = {path: meta[9:-2] for meta, path in entries if meta.startswith(("H 100644", "H 100755"))
+                 and path not in changed and path not in stages}
+        return FileListing(tuple(live), tuple(sorted(untracked)), True, frozenset(links), blobs, listed_at, str(root))
     walked = sorted(_walk(root))
-    return FileListing(tuple(walked), (), False, frozenset(p for p in walked if os.path.islink(root / p)))
+    return FileListing(tuple(walked), (), False, frozenset(p for p in walked if os.path.islink(root / p)),
+                       root=str(root))
+
+
+def _link_target(root: str, relpath: str) -> str:
+    try:
+        return os.readlink(os.path.join(root, relpath))
+    except OSError:
+        return ""
 
 
 def find_manifests(listing: FileListing, globs: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:

@@ -71,6 +71,9 @@ def _module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> 
     outputs = project.excluded_paths(module)
     chosen: set[str] = set()
     for folder in (module.code_path, *paths):
+        folder = _through_link(project, folder)
+        if folder is None:
+            continue
         if folder in files:  # a single test file
             chosen.add(folder)
             continue
@@ -79,6 +82,16 @@ def _module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> 
         chosen.update(p for p in listing.under(folder) if _wanted(p) and not p.startswith(tuple(excluded)))
         chosen.update(_ancestor_conftests(files, posixpath.dirname(folder) if folder != "." else "."))
     return sorted(chosen)
+
+
+def _through_link(project: Project, folder: str) -> str | None:
+    """The path a listed link stands for: git lists the files of the folder a link points to,
+    never under the link (a link to a folder is not a file to hash). None when it leads outside
+    the repository (the manifest check reports that)."""
+    if folder not in project.listing.symlinks:
+        return folder
+    real = os.path.relpath(os.path.realpath(project.root / folder), project.root).replace(os.sep, "/")
+    return None if real == ".." or real.startswith("../") else real
 
 
 def input_digest(root: Path, files: list[str], spec: dict) -> str:

@@ -49,7 +49,7 @@ class Memo:
         if key in self._known:
             value = self._known[key]
         else:
-            value = compute()
+            value = self._known[key] = compute()
             self._changed = True
         self._used[key] = value
         return value

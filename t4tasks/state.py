@@ -13,6 +13,8 @@ import json
 import orjson
 from doit.dependency import SqliteDB
 
+from .checker import ContentChecker
+
 # the last key doit's Dependency.save_success() writes for a finished task
 _LAST_KEY = "deps:"
 
@@ -39,6 +41,25 @@ class CommittingSqliteDB(SqliteDB):
 
     def __init__(self, name, codec, *, module_name=None):
         super().__init__(name, OrjsonCodec(), module_name=module_name)
+
+    def dump(self):
+        """Also record the new mtimes of dependencies whose content did not change (after a fresh
+        clone, every one), in the rows of the tasks read this run: the next run then decides by
+        ``stat`` alone instead of hashing every file again."""
+        checker = ContentChecker.current
+        refreshed = checker.refreshed if checker is not None else {}
+        if refreshed:
+            for task_id, row in self._cache.items():
+                changed = False
+                for dep, old in row.items():
+                    state = refreshed.get(dep)
+                    if state is not None and isinstance(old, list) and len(old) == 3 and old[2] == state[2] and old != state:
+                        row[dep] = state
+                        changed = True
+                if changed:
+                    self._dirty.add(task_id)
+            refreshed.clear()
+        super().dump()
 
     def set(self, task_id, dependency, value):
         super().set(task_id, dependency, value)

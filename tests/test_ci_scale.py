@@ -61,10 +61,13 @@ def build(root: Path, names: list[str], *, sleep: float | dict[str, float] = 0.0
 
 
 def t4_env(root: Path) -> dict[str, str]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", GIT_CEILING_DIRECTORIES=str(root.resolve().parent))
+    # a t4 killed with -9 cannot remove its scratch folders: keep them in the test's own folder
+    scratch = root.resolve().parent / "scratch"
+    scratch.mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", GIT_CEILING_DIRECTORIES=str(root.resolve().parent),
+               TMPDIR=str(scratch))
     env.pop("DOIT_CONFIG", None)
     return env
-
 
 
 
