@@ -33,7 +33,13 @@ import orjson
 from . import atomic
 
 RACY_SECONDS = 3.0
-GIT_MARGIN_SECONDS = 1.0   # a file changed this close before the listing is read, not trusted
+# A file whose ctime is this close to the listing could have changed after git looked at it: it is
+# read. File clocks lag the system clock by at most a tick (a few ms) where they count fractions
+# of a second; where a ctime is a whole second (filesystems that count seconds) it may be up to
+# a second behind, so such files need a wider margin. A small margin matters: right after a
+# checkout most files are young, and a young file keys memos by its sha256, not its blob id.
+GIT_MARGIN_SECONDS = 0.05
+COARSE_MARGIN_SECONDS = 2.0
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -69,13 +75,16 @@ class DigestCache:
 
     def use_git(self, root: Path, clean_blobs: dict[str, str], listed_at: float) -> None:
         """Blob ids of ``root``'s clean tracked files, as listed at ``listed_at`` (epoch seconds)."""
-        self._git[str(root).rstrip("/") + "/"] = (clean_blobs, listed_at - GIT_MARGIN_SECONDS)
+        self._git[str(root).rstrip("/") + "/"] = (clean_blobs, listed_at)
 
     def _blob_of(self, path: str, stat: os.stat_result) -> str | None:
-        for prefix, (blobs, trusted_before) in self._git.items():
+        for prefix, (blobs, listed_at) in self._git.items():
             if path.startswith(prefix):
                 blob = blobs.get(path[len(prefix):])
-                return blob if blob is not None and stat.st_ctime < trusted_before else None
+                if blob is None:
+                    return None
+                margin = COARSE_MARGIN_SECONDS if stat.st_ctime_ns % 1_000_000_000 == 0 else GIT_MARGIN_SECONDS
+                return blob if stat.st_ctime < listed_at - margin else None
         return None
 
     def digest(self, path: str, stat: os.stat_result | None = None) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import time
+import types
 
 import orjson
 import pytest
@@ -242,3 +243,19 @@ def test_content_id_is_the_blob_for_a_clean_file_and_the_sha256_for_a_modified_o
     assert cache.content_id(str(root / "pkg" / "extra.md")) == sha(b"untracked\n")
     # ids change with the content, whichever kind they are
     assert clean != cache.content_id(str(root / "pkg" / "README.md"))
+
+
+def test_a_whole_second_ctime_needs_the_wider_margin(tmp_path):
+    # on a filesystem that counts seconds, a file changed just after the listing can carry a
+    # ctime up to a second before it: such a file is trusted only well before the listing
+    cache = digests.DigestCache()
+    cache.use_git(tmp_path, {"f.py": "b" * 40}, 1_000_000.5)
+    path = str(tmp_path / "f.py")
+
+    def stat(ctime_ns: int):
+        return types.SimpleNamespace(st_ctime_ns=ctime_ns, st_ctime=ctime_ns / 1e9)
+
+    assert cache._blob_of(path, stat(999_999_900_000_000)) == "b" * 40     # 0.6 s before, fractional
+    assert cache._blob_of(path, stat(1_000_000_000_000_000)) is None       # 0.5 s before, whole second
+    assert cache._blob_of(path, stat(999_998_000_000_000)) == "b" * 40     # 2.5 s before, whole second
+    assert cache._blob_of(path, stat(1_000_000_480_000_000)) is None       # 20 ms before the listing
