@@ -17,10 +17,10 @@ import orjson
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from . import (__version__, atomic, badges, bench, bench_gate, changes, coverage, coverage_gate, dashboard,
-               digests, discovery, docmap, fingerprint, inputs, ledger, ledger_check, manifest, meta, onboard,
-               prod_tag, record, registry, scaffold, shard, smoke, summaries,
-               templates, trends, validate)
+# what the registry-side tasks need; the other modules are imported by the creators that use
+# them: start-up is most of an up-to-date run on a small repository
+from . import (__version__, atomic, digests, docmap, inputs, ledger, manifest, meta, record, registry, shard,
+               summaries, templates, trends, validate)
 from .checker import ContentChecker
 from .ci_init import task_ci_init  # noqa: F401  (t4 ci_init [--apply])
 from .merge import task_merge  # noqa: F401  (t4 merge FRAGMENTS...)
@@ -228,6 +228,7 @@ def _run_modules(project: Project, ledger_name: str | None = None):
     """The modules per-module tasks are created for: all, or those changed since
     ``T4_CHANGED_SINCE`` (set by ``t4 --changed-since REF``); with ``t4 --shard I/N`` (T4_SHARD)
     only this shard's share, balanced by the durations recorded in ``ledger_name``."""
+    from . import changes
     ref = os.environ.get(CHANGED_SINCE_ENV, "")
     modules = changes.changed_modules(project, ref) if ref else project.modules
     spec = shard.current()
@@ -240,6 +241,7 @@ def _run_modules(project: Project, ledger_name: str | None = None):
 
 def task_coverage():
     """Per-module coverage (pytest-cov in a subprocess) → coverage ledger + manifest."""
+    from . import coverage
     project = current()
     for module in _run_modules(project, record.COVERAGE_LEDGER):
         def measure(digest, module=module):
@@ -254,6 +256,7 @@ def task_coverage():
 
 def task_bench():
     """Per-module benchmarks (pytest-benchmark in a subprocess) → bench ledger + manifest."""
+    from . import bench, bench_gate, fingerprint
     project = current()
     benched = [m for m in _run_modules(project) if m.bench_paths]
     names = {m.name for m in _run_modules(project, record.BENCH_LEDGER)}
@@ -331,6 +334,7 @@ def task_trends():
 
 
 def _selected(project: Project, changed_since: str):
+    from . import changes
     ref = changed_since or os.environ.get(CHANGED_SINCE_ENV, "")
     return changes.changed_modules(project, ref) if ref else project.modules
 
@@ -341,6 +345,7 @@ CHANGED_SINCE = {"name": "changed_since", "long": "changed-since", "type": str, 
 
 def _gate(kind: str, project: Project, changed_since: str, judge):
     """Judge the selected modules, print one line each and a count; fail when any fails."""
+    from . import changes
     try:
         modules = _selected(project, changed_since)
     except changes.ChangesError as exc:
@@ -356,6 +361,7 @@ def _gate(kind: str, project: Project, changed_since: str, judge):
 
 def task_coverage_gate():
     """Fail when a module is below its coverage target, unmeasured, stale or failing."""
+    from . import coverage_gate
     project = current()
 
     def gate(changed_since: str, ratchet: bool):
@@ -373,6 +379,7 @@ def task_coverage_gate():
 
 def task_bench_gate():
     """Fail when a benchmarked module misses its SLA, regresses, or is unmeasured or stale."""
+    from . import bench_gate
     project = current()
 
     def gate(changed_since: str):
@@ -399,6 +406,7 @@ def task_docs_check():
 def task_ledger_check():
     """Check observed values against ledger records and the hash chain; --range BASE..HEAD checks
     that every commit changing an observed block also adds its ledger record."""
+    from . import ledger_check
     project = current()
 
     def check(rev_range: str):
@@ -419,6 +427,7 @@ def task_ledger_check():
 
 def task_tag_prod():
     """Tag HEAD (default v0.01-prod) when the tree is clean and every check passes."""
+    from . import prod_tag
     project = current()
 
     def run(name: str):
@@ -487,11 +496,13 @@ def _check_subtasks(project: Project, kind: str, check, doc: str):
 
 def task_smoke():
     """Import each module in a fresh process and run its tests marked smoke."""
+    from . import smoke
     yield from _check_subtasks(current(), "smoke", smoke.smoke, "import {name} and run its smoke tests")
 
 
 def task_tests_fast():
     """Run each module's tests except those marked integration; pass/fail per module."""
+    from . import smoke
     yield from _check_subtasks(current(), "tests_fast", smoke.fast, "{name}'s tests without integration ones")
 
 
@@ -501,6 +512,7 @@ MODULE_PARAM = {"name": "module", "short": "m", "long": "module", "type": str, "
 
 
 def _scaffold_task(kind: str, plan, ledger_kind: str):
+    from . import scaffold
     project = current()
 
     def run(module: str, apply: bool, update: bool):
@@ -538,16 +550,19 @@ def _scaffold_task(kind: str, plan, ledger_kind: str):
 
 def task_scaffold_docs():
     """Write missing module docs from templates (dry run unless --apply; never overwrites)."""
+    from . import scaffold
     return _scaffold_task("scaffold_docs", scaffold.plan_docs, "scaffold")
 
 
 def task_scaffold_tests():
     """Write missing module tests from templates (dry run unless --apply; never overwrites)."""
+    from . import scaffold
     return _scaffold_task("scaffold_tests", scaffold.plan_tests, "test_scaffold")
 
 
 def task_new_module():
     """Create a module: folder, manifest, docs and tests (t4 new_module --name payments)."""
+    from . import discovery, onboard
     project = current()
 
     def run(name: str, lane: str):
@@ -575,6 +590,7 @@ def task_new_module():
 def task_init():
     """Write a manifest for each top-level package of a repository without manifests
     (dry run unless --apply; running it twice changes nothing)."""
+    from . import onboard, scaffold
     project = current()
 
     def run(apply: bool, lane: str):
@@ -595,6 +611,7 @@ def _generated(project: Project, *names: str) -> str:
 
 def task_dashboard():
     """Static HTML dashboard (no network at view time) → docs/_generated/dashboard/index.html."""
+    from . import dashboard
     project = current()
     trends_dir = project.config.trends_dir
     csvs = _existing(project, f"{trends_dir}/{trends.COVERAGE_TREND}", f"{trends_dir}/{trends.BENCH_TREND}")
@@ -625,6 +642,7 @@ def task_dashboard():
 
 def task_badges():
     """Coverage, health and p95 SVG badges per module → docs/_generated/badges/<module>/."""
+    from . import badges
     project = current()
     out = _generated(project, "badges")
 
@@ -645,6 +663,7 @@ def task_badges():
 def task_readme_badges():
     """Insert or update each module README's badge line between <!-- t4:badges --> markers
     (dry run unless --apply; ledgered when applied)."""
+    from . import badges
     project = current()
 
     def run(apply: bool, module: str):
