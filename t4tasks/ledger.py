@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -216,14 +217,18 @@ def _parsed(path: Path) -> tuple[tuple[dict[str, Any], ...], tuple[Problem, ...]
     return result
 
 
+_MEMO_LOCK = threading.Lock()   # doit's worker threads read ledgers at the same time
+
+
 def _remember(memo: dict[tuple, Any], key: tuple, value: Any, keep: int = 8) -> None:
     """Store ``value`` as the one remembered version of the file ``key[0]``: older versions of it
     are dropped, and so are the oldest files past ``keep``, so memory stays flat in long processes."""
-    for old in [k for k in memo if k[0] == key[0]]:
-        del memo[old]
-    while len(memo) >= keep:
-        del memo[next(iter(memo))]
-    memo[key] = value
+    with _MEMO_LOCK:
+        for old in [k for k in memo if k[0] == key[0]]:
+            del memo[old]
+        while len(memo) >= keep:
+            del memo[next(iter(memo))]
+        memo[key] = value
 
 
 def latest(
