@@ -40,7 +40,7 @@ def context(registry: dict, generated_dir: str, summaries: dict | None = None) -
             "link": _link(readme or m["manifest"], generated_dir),
             "summary": info.get("summary", ""),
             "see_also": info.get("see_also", []),
-            "docs": [{"title": posixpath.relpath(d, m["path"]) if m["path"] != "." else d,
+            "docs": [{"title": _link(d, m["path"]),
                       "link": _link(d, generated_dir)} for d in m["docs"]],
         })
     lanes: dict[str, list[dict]] = {}
