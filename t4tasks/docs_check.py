@@ -84,8 +84,9 @@ class _Repo:
             if self.remembered is None:
                 self.parsed[relpath] = _parse(self.root, relpath)
             else:
-                key = memo.key("doc/1", relpath, memo.file_part(self.root, relpath))
-                self.parsed[relpath] = self.remembered.get(key, lambda: _parse(self.root, relpath))
+                self.parsed[relpath] = self.remembered.get(
+                    lambda: memo.key("doc/1", relpath, memo.file_part(self.root, relpath)),
+                    lambda: _parse(self.root, relpath))
         return self.parsed[relpath]
 
     @functools.cached_property

@@ -53,12 +53,14 @@ def _all_inputs(project: Project) -> dict[tuple[str, tuple[str, ...]], list[str]
     modules; looking them up costs a key each."""
     def compute() -> dict:
         remembered = project.memo("inputs")
-        shared = memo.key(project.listing.digest, project.config.digest(), project.claims_digest)
+        shared = (memo.key(project.listing.digest, project.config.digest(), project.claims_digest)
+                  if remembered.enabled else "")
         found = {}
         for module in project.modules:
             for paths in (module.test_paths, module.bench_paths):
-                key = memo.key("inputs/1", shared, module.name, module.path, module.code_path, paths)
-                found[module.name, paths] = remembered.get(key, lambda m=module, p=paths: _module_inputs(project, m, p))
+                found[module.name, paths] = remembered.get(
+                    lambda m=module, p=paths: memo.key("inputs/1", shared, m.name, m.path, m.code_path, p),
+                    lambda m=module, p=paths: _module_inputs(project, m, p))
         remembered.save()
         return found
 

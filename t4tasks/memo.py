@@ -32,11 +32,14 @@ class Memo:
 
     def __init__(self, store: Path | None):
         self.store = store
-        self.code = code_id()
+        # only a state folder keeps a memo: without one (a repository read as a library) nothing
+        # is looked up or kept, and keys, which cost a stat or a hash each, are not computed
+        self.enabled = store is not None and store.parent.parent.is_dir()
+        self.code = code_id() if self.enabled else ""
         self._known: dict[str, Any] = {}
         self._used: dict[str, Any] = {}
         self._changed = False
-        if store is not None:
+        if self.enabled:
             try:
                 loaded = orjson.loads(store.read_bytes())
                 if isinstance(loaded, dict) and loaded.get("code") == self.code:
@@ -44,8 +47,13 @@ class Memo:
             except (OSError, orjson.JSONDecodeError):
                 pass
 
-    def get(self, key: str, compute: Callable[[], Any]) -> Any:
-        """The remembered value for ``key``, else ``compute()`` (remembered from now on)."""
+    def get(self, key: str | Callable[[], str], compute: Callable[[], Any]) -> Any:
+        """The remembered value for ``key`` (or for what ``key()`` returns), else ``compute()``
+        (remembered from now on)."""
+        if not self.enabled:
+            return compute()
+        if callable(key):
+            key = key()
         if key in self._known:
             value = self._known[key]
         else:
@@ -58,9 +66,7 @@ class Memo:
         """Keep exactly the entries used since loading (nothing is written when nothing changed).
         Only into an existing state folder (``<state>/memo/<name>.json``): a T4 run creates it,
         while reading a repository as a library (a scaffolding dry run) must write nothing."""
-        if self.store is None or not (self._changed or len(self._used) != len(self._known)):
-            return
-        if not self.store.parent.parent.is_dir():
+        if not self.enabled or not (self._changed or len(self._used) != len(self._known)):
             return
         try:
             self.store.parent.mkdir(exist_ok=True)

@@ -147,7 +147,9 @@ class Project:
                     problems += placeholder_problems(relpath, module.manifest)
                 return [[p.path, p.message, p.line] for p in problems]
 
-            key = memo.key("manifest-checks/1", relpath, memo.file_part(self.root, relpath), check_placeholders)
+            def key(relpath: str = relpath, check_placeholders: bool = check_placeholders) -> str:
+                return memo.key("manifest-checks/1", relpath, memo.file_part(self.root, relpath), check_placeholders)
+
             found += [Problem(*p) for p in remembered.get(key, check)]
         remembered.save()
         return sorted(found)
@@ -253,8 +255,9 @@ def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileLis
 
     found = []
     for relpath in manifest_paths:
-        key = memo.key("module/1", relpath, memo.file_part(root, relpath), listing.digest, cfg.digest())
-        fields, problems = remembered.get(key, lambda relpath=relpath: parse(relpath))
+        fields, problems = remembered.get(
+            lambda relpath=relpath: memo.key("module/1", relpath, memo.file_part(root, relpath), listing.digest, cfg.digest()),
+            lambda relpath=relpath: parse(relpath))
         module = parsed.get(relpath) or (Module.from_json(fields, str(root / relpath)) if fields else None)
         found.append((module, [Problem(*p) for p in problems]))
     remembered.save()

@@ -67,11 +67,13 @@ def build(project: Project) -> dict:
     one-manifest change at 10,000 modules rebuilds one entry."""
     listing = project.listing
     remembered = project.memo("registry")
-    shared = memo.key(listing.digest, project.config.digest(), project.claims_digest)
+    shared = memo.key(listing.digest, project.config.digest(), project.claims_digest) if remembered.enabled else ""
 
     def remembered_entry(module: Module, duplicate_of: str | None = None) -> dict:
-        key = memo.key("entry/1", shared, module.manifest_path,
-                       memo.file_part(project.root, module.manifest_path), duplicate_of)
+        def key() -> str:
+            return memo.key("entry/1", shared, module.manifest_path,
+                            memo.file_part(project.root, module.manifest_path), duplicate_of)
+
         return remembered.get(key, lambda: entry(module, docs_of(listing, module, project.excluded_paths(module)),
                                                  duplicate_of))
 

@@ -505,7 +505,7 @@ def build(root: Path, registry: dict, listing: FileListing | None = None,
         if name in summaries:
             continue
         if listing is not None and remembered is not None:
-            line, text = remembered.get(_content_key(root, entry, listing), lambda e=entry: _module_text(root, e))
+            line, text = remembered.get(lambda e=entry: _content_key(root, e, listing), lambda e=entry: _module_text(root, e))
         else:
             line, text = _module_text(root, entry)
         summaries[name], texts[name] = line, text

@@ -81,8 +81,8 @@ def build_meta(project: Project) -> dict:
         read = meta.read_placeholder(project.root)
 
         def is_placeholder(relpath: str) -> bool:
-            content = memo.file_part(project.root, relpath)
-            return remembered.get(memo.key("placeholder/1", content), lambda: read(relpath))
+            return remembered.get(lambda: memo.key("placeholder/1", memo.file_part(project.root, relpath)),
+                                  lambda: read(relpath))
 
         data = meta.build(project.root, project.registry, cov_latest, bench_latest,
                           project.config.lanes, project.config.required_docs, is_placeholder)
@@ -129,7 +129,7 @@ def check_ledger(project: Project) -> CheckResult:
     # what the check reads of each manifest, remembered by its content: one changed manifest is read
     remembered = project.memo("observations")
     manifests = {m.manifest_path: remembered.get(
-        memo.key("observed/1", m.manifest_path, memo.file_part(project.root, m.manifest_path)),
+        lambda m=m: memo.key("observed/1", m.manifest_path, memo.file_part(project.root, m.manifest_path)),
         lambda m=m: observed.only(m.manifest)) for m in project.modules}
     remembered.save()
     problems = ledger_check.check_observations(project.root, manifests, ledger_dir)

@@ -134,15 +134,23 @@ def test_a_torn_or_invalid_store_is_ignored_not_an_error(store, content):
 
 
 def test_save_writes_nothing_without_the_state_folder(tmp_path):
-    """Reading a repository as a library (a dry run) must leave no ``.t4/`` behind."""
+    """Reading a repository as a library (a dry run) must leave no ``.t4/`` behind, and costs no
+    key: without a state folder the key (a callable) is never asked for."""
     state = tmp_path / ".t4"
     remembered = Memo(state / "memo" / "modules.json")
-    remembered.get(memo.key("a"), Counter(1))
+    assert not remembered.enabled
+
+    def key() -> str:
+        raise AssertionError("a key was computed for a memo that cannot keep anything")
+
+    assert remembered.get(key, Counter(1)) == 1
     remembered.save()
     assert not state.exists()
     assert list(tmp_path.iterdir()) == []
-    # the positive control: the same save with the state folder present writes the store
+    # the positive control: with the state folder present, a memo keeps what it computed
     state.mkdir()
+    remembered = Memo(state / "memo" / "modules.json")
+    remembered.get(lambda: memo.key("a"), Counter(1))
     remembered.save()
     assert orjson.loads((state / "memo" / "modules.json").read_bytes())["entries"] == {memo.key("a"): 1}
 
