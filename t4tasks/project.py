@@ -115,10 +115,10 @@ class Project:
     def remember(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()``, once per process for ``key``. A key names the versions of the files the
         value is made from (their stat), so the value is recomputed when one of them changes."""
-        memo = self.__dict__.setdefault("_remembered", {})
-        if key not in memo:
-            memo[key] = compute()
-        return memo[key]
+        remembered = self.__dict__.setdefault("_remembered", {})
+        if key not in remembered:
+            remembered[key] = compute()
+        return remembered[key]
 
     def schema_problems(self) -> list[Problem]:
         """Schema violations of the registered modules' manifests (they stay registered)."""

@@ -529,6 +529,7 @@ def inputs_of(registry: dict) -> list[str]:
     """The files summaries are read from: each module's ``__init__.py`` and README, when listed."""
     files = set()
     for entry in _modules(registry):
+        files.add(_init_path(entry.get("code")))
         readme = _readme_of(list(entry.get("docs") or ()))
         if readme:
             files.add(readme)

@@ -105,14 +105,12 @@ def _plan(project: Project) -> dict:
 
 def _compute_plan(project: Project) -> dict:
     reg = project.registry
-    files = project.listing.file_set
-    inits = (f"{e['code']}/__init__.py" if e["code"] != "." else "__init__.py" for e in reg["modules"])
     # the union of what the coverage and bench gates read (they reuse these lists in this run)
     module_files = {f for m in project.modules for paths in (m.test_paths, m.bench_paths)
                     for f in inputs.module_inputs(project, m, paths)}
     return {"registry": _digest(reg),
             "docs": sorted({d for m in reg["modules"] for d in m["docs"]}),
-            "summary_sources": sorted({*summaries.inputs_of(reg), *inits} & files),
+            "summary_sources": sorted(set(summaries.inputs_of(reg)) & project.listing.file_set),
             "module_files": sorted(module_files)}
 
 
