@@ -158,21 +158,10 @@ children.at_kill(_stop_servers)
 atexit.register(_stop_servers)
 
 
-# the fallback: one fresh interpreter per module, importing the package first (an import-time
-# crash is reported as such), then running pytest in the same process
-_IMPORT_THEN_PYTEST = """
-import importlib, sys, traceback
-if sys.argv[1]:
-    try:
-        importlib.import_module(sys.argv[1])
-    except BaseException:
-        traceback.print_exc()
-        sys.exit(IMPORT_FAILED)
-if len(sys.argv) == 2:
-    sys.exit(0)
-import pytest
-sys.exit(pytest.main(sys.argv[2:]))
-"""
+# the fallback: one fresh interpreter per module running what a server's child runs (import the
+# package, then pytest in the same process), with ``-c`` so the root is first on sys.path
+_RUN_ONE = ("import sys; from t4tasks.smoke_server import run_child; "
+            "sys.exit(run_child({'import': sys.argv[1], 'argv': sys.argv[2:]}))")
 
 
 def _pytest_args(root: Path, module: Module, marker: str, ini: Path, extra: tuple[str, ...]) -> list[str]:
@@ -197,9 +186,8 @@ def _run_in_fresh_process(root: Path, module: Module, marker: str, timeout: floa
                 raise ServerGone("no fork here")
             code = server.run(import_first, args, log, timeout)
         except ServerGone:
-            script = _IMPORT_THEN_PYTEST.replace("IMPORT_FAILED", str(IMPORT_FAILED))
             with log.open("wb") as out:
-                code = children.run([sys.executable, "-c", script, import_first or "", *args], cwd=root,
+                code = children.run([sys.executable, "-c", _RUN_ONE, import_first or "", *args], cwd=root,
                                     env=dict(os.environ), timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
         if code is None:
             return None, f"timed out after {timeout:g} s"
