@@ -24,11 +24,13 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def write_bytes(path: Path | str, data: bytes) -> bool:
+def write_bytes(path: Path | str, data: bytes, *, state_only: bool = False) -> bool:
     """Atomically replace ``path`` with ``data``; return False (and touch nothing) when unchanged.
 
     Skipping identical content keeps mtimes stable, which keeps doit's checks cheap and makes
-    "a second run changes no file" literally true.
+    "a second run changes no file" literally true. ``state_only``: the file is T4's own state
+    (a memo, the digest store), which no task reads as an input, so what the run knows of the
+    repository's files stays valid.
     """
     path = Path(path)
     try:
@@ -51,7 +53,16 @@ def write_bytes(path: Path | str, data: bytes) -> bool:
         except FileNotFoundError:
             pass
         raise
+    if not state_only:
+        written(path)
     return True
+
+
+def written(path: Path | str) -> None:
+    """``path`` changed under T4's hands: what the run remembered of it is stale."""
+    from . import digests  # digests saves its store through this module
+
+    digests.forget(path)
 
 
 def _mode_for(path: Path) -> int:

@@ -41,6 +41,8 @@ class ContentChecker(FileChangedChecker):
     def info(self, path):
         stat = os.stat(path)
         self._seen[path] = stat
+        # the task's action, about to run, keys its memos by the same files: no second stat
+        digests.seen(path if path[:1] == os.sep else self._base + path, stat)
         return stat
 
     def _digest(self, path: str, stat: os.stat_result) -> str:
@@ -65,7 +67,7 @@ class ContentChecker(FileChangedChecker):
         return False
 
     def get_state(self, dep, current_state):
-        stat = self._seen.pop(dep, None) or os.stat(dep)
+        stat = self._seen.pop(dep, None) or digests.stat(dep if dep[:1] == os.sep else self._base + dep)
         if (isinstance(current_state, (list, tuple)) and len(current_state) == 3
                 and current_state[0] == stat.st_mtime_ns and current_state[1] == stat.st_size):
             return None

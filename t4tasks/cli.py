@@ -16,7 +16,7 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 
-from . import __version__, children, shard, state, tasks
+from . import __version__, children, digests, shard, state, tasks
 from .project import load_cached
 from .config import ConfigError
 
@@ -175,7 +175,8 @@ def _namespace(wanted: list[str] | None = None) -> dict:
 
 def _doit(namespace: dict, args: list[str]) -> int:
     # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour
-    return DoitMain(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
+    with digests.run_scope():
+        return DoitMain(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
 
 
 def _measure_then_validate(options: list[str]) -> int:

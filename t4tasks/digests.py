@@ -17,15 +17,24 @@ Two memories avoid the reading:
 
 Both live in one JSON file under the state folder, loaded on the first digest that needs it: an
 up-to-date run whose files all kept their mtimes never loads it.
+
+Within a T4 run (``run_scope``) a file's stat and ids are also kept in memory, so the memo keys of
+the five tasks that rebuild at once after a change cost a dict lookup, not a ``stat`` each (about
+230,000 of them at 10,000 modules). doit's file checker feeds the stats it takes to decide a task
+is stale (``seen``). What is kept is forgotten whenever T4 writes a file and when a task's action
+ends (``forget``): a file is assumed unchanged only for the span of one task, the span in which
+doit itself assumes it.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -47,6 +56,16 @@ def sha256_of(path: str | os.PathLike) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+class RunMemory:
+    """What one run knows of files, by path: three flat dicts of strings, which the cyclic
+    garbage collector does not traverse (100,000 small lists slowed every collection)."""
+
+    def __init__(self) -> None:
+        self.stats: dict[str, os.stat_result] = {}
+        self.ids: dict[str, str] = {}
+        self.shas: dict[str, str] = {}
+
+
 class DigestCache:
     """``digest(path)`` with memory for the run and, when ``store`` is set, across runs."""
 
@@ -59,6 +78,7 @@ class DigestCache:
         self._dirty = False
         # absolute root + "/" → (relative path → blob id of a clean tracked file, when listed)
         self._git: dict[str, tuple[dict[str, str], float]] = {}
+        self.run: RunMemory | None = None  # inside a run scope (see the module doc)
 
     def _load(self) -> None:
         with self._lock:
@@ -87,8 +107,26 @@ class DigestCache:
                 return blob if stat.st_ctime < listed_at - margin else None
         return None
 
+    def _stat(self, path: str) -> os.stat_result:
+        """A stat of ``path``: the run's (see the module doc), or a fresh one."""
+        run = self.run
+        if run is None:
+            return os.stat(path)
+        stat = run.stats.get(path)
+        if stat is None:
+            stat = run.stats[path] = os.stat(path)
+        return stat
+
     def digest(self, path: str, stat: os.stat_result | None = None) -> str:
-        stat = stat or os.stat(path)
+        run = self.run
+        if stat is not None or run is None:
+            return self._digest(path, stat or os.stat(path))
+        found = run.shas.get(path)
+        if found is None:
+            found = run.shas[path] = self._digest(path, self._stat(path))
+        return found
+
+    def _digest(self, path: str, stat: os.stat_result) -> str:
         key = path if os.path.isabs(path) else os.path.abspath(path)
         if not self._loaded:
             self._load()
@@ -118,17 +156,30 @@ class DigestCache:
         """An id that changes when the content changes: the git blob id of a clean tracked file
         (no read, and no loading of the store), else the sha256. For memo keys: one content can
         have two ids (clean, then edited back), which costs a recomputation, never a wrong hit."""
-        stat = os.stat(path)
+        run = self.run
+        if run is not None:
+            found = run.ids.get(path)
+            if found is not None:
+                return found
+        stat = self._stat(path)
         key = path if os.path.isabs(path) else os.path.abspath(path)
         blob = self._blob_of(key, stat) if self._git else None
-        return f"git:{blob}" if blob is not None else self.digest(path, stat)
+        if blob is not None:
+            found = f"git:{blob}"
+        elif run is not None:
+            found = run.shas.get(path) or run.shas.setdefault(path, self._digest(path, stat))
+        else:
+            found = self._digest(path, stat)
+        if run is not None:
+            run.ids[path] = found
+        return found
 
     def save(self) -> None:
         if self.store is not None and self._dirty:
             with self._lock:
                 data = orjson.dumps({"files": self._files, "blobs": self._blobs})
                 self._dirty = False
-            atomic.write_bytes(self.store, data)
+            atomic.write_bytes(self.store, data, state_only=True)
 
 
 _cache = DigestCache()
@@ -147,6 +198,44 @@ def use_store(store: Path) -> None:
 def use_git(root: Path, clean_blobs: dict[str, str], listed_at: float) -> None:
     """Let digests of files under ``root`` come from their git blob ids (see the module doc)."""
     _cache.use_git(root, clean_blobs, listed_at)
+
+
+@contextlib.contextmanager
+def run_scope() -> Iterator[None]:
+    """Keep stats and ids in memory for the span of one T4 run (see the module doc)."""
+    _cache.run = RunMemory()
+    try:
+        yield
+    finally:
+        _cache.run = None
+
+
+def seen(path: str, stat: os.stat_result) -> None:
+    """``stat`` was just taken of ``path`` (an absolute path): ids computed from now on use it."""
+    run = _cache.run
+    if run is not None:
+        run.stats[path] = stat
+        run.ids.pop(path, None)
+        run.shas.pop(path, None)
+
+
+def forget(path: str | os.PathLike | None = None) -> None:
+    """``path`` changed (T4 wrote it), or, without a path, any file may have (a task ended):
+    stat again when asked."""
+    run = _cache.run
+    if run is None:
+        return
+    if path is None:
+        _cache.run = RunMemory()
+        return
+    path = os.path.abspath(path)
+    for known in (run.stats, run.ids, run.shas):
+        known.pop(path, None)
+
+
+def stat(path: str) -> os.stat_result:
+    """``os.stat(path)``, or the stat this run already took of it (see the module doc)."""
+    return _cache._stat(path)
 
 
 def digest(path: str | os.PathLike, stat: os.stat_result | None = None) -> str:

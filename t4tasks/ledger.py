@@ -158,6 +158,7 @@ def append(path: Path | str, record: Mapping[str, Any]) -> bool:
             os.fsync(fd)
         finally:
             os.close(fd)
+            atomic.written(path)
     return True
 
 

@@ -11,6 +11,7 @@ stops the others' outputs.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import os
@@ -133,17 +134,17 @@ class PathResolver:
         self.real_root = os.path.realpath(root)
         self.files = listing.file_set
         self.symlinks = listing.symlinks
-        files = listing.all_files
-        dirs = {"."}
-        for path in files:
-            parent = posixpath.dirname(path)
-            while parent and parent not in dirs:
-                dirs.add(parent)
-                parent = posixpath.dirname(parent)
-        self.dirs = frozenset(dirs)
+        self._sorted = listing.all_files
 
     def exists(self, relpath: str) -> bool:
-        return relpath in self.files or relpath in self.dirs
+        """A listed file, or a folder holding one (found by bisection: no index of every folder,
+        which cost more than parsing the one manifest that changed)."""
+        if relpath in self.files or relpath == ".":
+            return True
+        prefix = relpath + "/"
+        files = self._sorted
+        i = bisect.bisect_left(files, prefix)
+        return i < len(files) and files[i].startswith(prefix)
 
     def _through_link(self, relpath: str) -> bool:
         """Whether ``relpath`` or one of its parents is a listed symlink (no system calls)."""

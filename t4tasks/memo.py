@@ -70,7 +70,7 @@ class Memo:
             return
         try:
             self.store.parent.mkdir(exist_ok=True)
-            atomic.write_bytes(self.store, orjson.dumps({"code": self.code, "entries": self._used}))
+            atomic.write_bytes(self.store, orjson.dumps({"code": self.code, "entries": self._used}), state_only=True)
         except OSError:
             pass  # a read-only checkout: a memo is an optimisation, never a requirement
 

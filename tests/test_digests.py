@@ -259,3 +259,34 @@ def test_a_whole_second_ctime_needs_the_wider_margin(tmp_path):
     assert cache._blob_of(path, stat(1_000_000_000_000_000)) is None       # 0.5 s before, whole second
     assert cache._blob_of(path, stat(999_998_000_000_000)) == "b" * 40     # 2.5 s before, whole second
     assert cache._blob_of(path, stat(1_000_000_480_000_000)) is None       # 20 ms before the listing
+
+
+# ---------------------------------------------------------------------------------------------
+# within a run: one stat per file, and never an id T4 itself made stale
+
+
+def test_a_run_sees_every_file_t4_writes_during_it(tmp_path):
+    from t4tasks import atomic
+
+    path = write(tmp_path / "generated.json", b"before\n")
+    with digests.run_scope():
+        assert digests.content_id(path) == sha(b"before\n")
+        atomic.write_bytes(path, b"after, and longer\n")
+        assert digests.content_id(path) == sha(b"after, and longer\n")
+        assert digests.digest(path) == sha(b"after, and longer\n")
+
+
+def test_a_file_changed_by_someone_else_is_seen_once_the_task_ends(tmp_path):
+    path = write(tmp_path / "README.md", b"first\n")
+    with digests.run_scope():
+        assert digests.content_id(path) == sha(b"first\n")
+        write(path, b"second, edited in an editor\n")
+        digests.forget()  # what the reporter does when a task's action ends
+        assert digests.content_id(path) == sha(b"second, edited in an editor\n")
+
+
+def test_outside_a_run_nothing_is_remembered(tmp_path):
+    path = write(tmp_path / "README.md", b"first\n")
+    assert digests.content_id(path) == sha(b"first\n")
+    write(path, b"second, same process\n")
+    assert digests.content_id(path) == sha(b"second, same process\n")
