@@ -326,7 +326,9 @@ def task_trends():
     out = project.config.trends_dir
 
     def write() -> None:
-        _, problems = trends.build(project.root / project.config.ledger_dir, project.root / out)
+        texts, problems = validate.build_trends(project)
+        for name, text in texts.items():
+            atomic.write_text(project.root / out / name, text)
         _report_problems(problems, "t4: warning: ledger lines skipped")
 
     return {

@@ -87,34 +87,31 @@ def bench_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
-def write_csv(path: Path | str, fields: list[str], rows: Iterable[Mapping[str, str]]) -> bool:
-    """Write ``rows`` as CSV with ``\\n`` line endings, atomically; return whether the file changed.
-
-    Built in memory first so an unchanged trend is not rewritten (stable mtimes, quiet doit).
-    """
+def csv_text(fields: list[str], rows: Iterable[Mapping[str, str]]) -> str:
+    """``rows`` as CSV text with ``\n`` line endings."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    return atomic.write_text(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
-def build(ledger_dir: Path, trends_dir: Path) -> tuple[list[str], list[Problem]]:
-    """Write both trend CSVs from the ledgers in ``ledger_dir``.
-
-    A missing ledger gives a header-only CSV, so the targets always exist. Returns the names of the
-    files that changed and the problems found in the ledgers (lines skipped by the reader, values
-    that are present but not numbers), so the trends check can report them.
-    """
+def render(ledger_dir: Path) -> tuple[dict[str, str], list[Problem]]:
+    """Both trend CSVs' text, by file name, from the ledgers in ``ledger_dir``, and the problems
+    found in the ledgers (lines skipped by the reader, values present but not numbers), so the
+    trends check can report them. A missing ledger gives a header-only CSV."""
     problems: list[Problem] = []
     coverage = _entries(ledger_dir / COVERAGE_LEDGER, "coverage", _coverage_problem, problems)
     bench = _entries(ledger_dir / BENCH_LEDGER, "bench", _bench_problem, problems)
-    outputs = (
-        (COVERAGE_TREND, COVERAGE_FIELDS, coverage_rows(coverage)),
-        (BENCH_TREND, BENCH_FIELDS, bench_rows(bench)),
-    )
-    changed = [name for name, fields, rows in outputs if write_csv(trends_dir / name, fields, rows)]
-    return changed, problems
+    return {COVERAGE_TREND: csv_text(COVERAGE_FIELDS, coverage_rows(coverage)),
+            BENCH_TREND: csv_text(BENCH_FIELDS, bench_rows(bench))}, problems
+
+
+def build(ledger_dir: Path, trends_dir: Path) -> tuple[list[str], list[Problem]]:
+    """Write both trend CSVs (so the targets always exist); return the names of the files that
+    changed (an unchanged trend is not rewritten: stable mtimes, quiet doit) and the problems."""
+    texts, problems = render(ledger_dir)
+    return [name for name, text in texts.items() if atomic.write_text(trends_dir / name, text)], problems
 
 
 def _entries(

@@ -8,7 +8,6 @@ silent pass. The report holds no wall-clock time, so an unchanged repository giv
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,9 +70,6 @@ def check_registry(project: Project) -> CheckResult:
 def build_meta(project: Project) -> dict:
     """META_REGISTRY's content, built once per version of the ledgers (the meta_registry task
     writes it and validate compares the file with it in the same run)."""
-    paths = [record.ledger_path(project, name) for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER)]
-    versions = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else (str(p),) for p in paths)
-
     def build() -> dict:
         cov_latest = _latest(project, record.COVERAGE_LEDGER, "coverage")
         bench_latest = _latest(project, record.BENCH_LEDGER, "bench")
@@ -89,7 +85,20 @@ def build_meta(project: Project) -> dict:
         remembered.save()
         return data
 
-    return project.remember(("meta", versions), build)
+    return project.remember(("meta", _ledger_versions(project)), build)
+
+
+def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
+    """The trend CSVs' text and the ledger problems, built once per version of the ledgers (the
+    trends task writes them and validate compares the files with them in the same run)."""
+    ledger_dir = project.root / project.config.ledger_dir
+    return project.remember(("trends", _ledger_versions(project)), lambda: trends.render(ledger_dir))
+
+
+def _ledger_versions(project: Project) -> tuple:
+    """Which version of each ledger a result is made from: its path, mtime and size."""
+    paths = [record.ledger_path(project, name) for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER)]
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else (str(p),) for p in paths)
 
 
 def _latest(project: Project, name: str, kind: str) -> dict[str, dict]:
@@ -105,11 +114,10 @@ def check_meta(project: Project) -> CheckResult:
 
 
 def check_trends(project: Project) -> CheckResult:
-    ledger_dir = project.root / project.config.ledger_dir
-    with tempfile.TemporaryDirectory() as tmp:
-        _, problems = trends.build(ledger_dir, Path(tmp))
-        for name in (trends.COVERAGE_TREND, trends.BENCH_TREND):
-            problems += _same_file(project, f"{project.config.trends_dir}/{name}", (Path(tmp) / name).read_bytes())
+    texts, problems = build_trends(project)
+    problems = list(problems)  # the remembered list stays as built
+    for name, text in texts.items():
+        problems += _same_file(project, f"{project.config.trends_dir}/{name}", text.encode("utf-8"))
     return _result("trends", problems, project.root)
 
 
