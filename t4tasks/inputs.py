@@ -99,9 +99,9 @@ def _through_link(project: Project, folder: str) -> str | None:
 def input_digest(root: Path, files: list[str], spec: dict) -> str:
     """sha256 over each input file's repo-relative path and content plus the measurement spec."""
     h = hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
-    base = str(root)  # os.path.join, not Path: this runs for every input of 10,000 modules
+    base = f"{root}{os.sep}"  # a plain concatenation: this runs for every input of 10,000 modules
     for path in files:
-        h.update(f"{path}\0{digests.digest(os.path.join(base, path))}\n".encode())
+        h.update(f"{path}\0{digests.digest(base + path)}\n".encode())
     return h.hexdigest()
 
 
