@@ -7,6 +7,7 @@ handed to doit unchanged, so every doit command and option works (``list``, ``in
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -180,9 +181,18 @@ def _namespace(wanted: list[str] | None = None) -> dict:
 
 
 def _doit(namespace: dict, args: list[str]) -> int:
-    # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour
-    with digests.run_scope():
+    # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour.
+    # The run memory (see digests) relies on T4's reporter to say when each task ends: with
+    # another reporter the run stats every file each time it needs it, as it did before.
+    memory = digests.run_scope() if not _other_reporter(args) else contextlib.nullcontext()
+    with memory:
         return DoitMain(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
+
+
+def _other_reporter(args: list[str]) -> bool:
+    """Whether doit is told to use a reporter of its own (``--reporter json``, ``-rjson``)."""
+    return any(a.split("=", 1)[0] == "--reporter" or (a.startswith("-r") and not a.startswith("--"))
+               for a in args)
 
 
 def _measure_then_validate(options: list[str]) -> int:

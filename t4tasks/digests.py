@@ -18,12 +18,12 @@ Two memories avoid the reading:
 Both live in one JSON file under the state folder, loaded on the first digest that needs it: an
 up-to-date run whose files all kept their mtimes never loads it.
 
-Within a T4 run (``run_scope``) a file's stat and sha256 are also kept in memory, so the memo keys of
-the five tasks that rebuild at once after a change cost a dict lookup, not a ``stat`` each (about
-230,000 of them at 10,000 modules). doit's file checker feeds the stats it takes to decide a task
-is stale (``seen``). What is kept is forgotten whenever T4 writes a file and when a task's action
-ends (``forget``): a file is assumed unchanged only for the span of one task, the span in which
-doit itself assumes it.
+Within a T4 run (``run_scope``) a file's stat and sha256 are also kept in memory, so the memo
+keys of the five tasks that rebuild at once after a change cost a dict lookup, not a ``stat`` each
+(about 230,000 of them at 10,000 modules). doit's file checker feeds the stats it takes to decide a
+task is stale (``seen``). What is kept of a file is forgotten when T4 writes it, and all of it when
+a task ends (``forget``, called by T4's reporter): a file is assumed unchanged only for the span of
+one task, the span in which doit itself assumes it.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class Stat(NamedTuple):
 
 
 class RunMemory:
-    """What one run knows of files, by path: flat dicts of immutable values, which the cyclic
-    garbage collector does not traverse (100,000 small lists slowed every collection)."""
+    """What one run knows of files, by path: flat dicts of immutable values, nothing the cyclic
+    garbage collector has to traverse."""
 
     def __init__(self) -> None:
         self.stats: dict[str, Stat] = {}
@@ -202,7 +202,7 @@ def use_git(root: Path, clean_blobs: dict[str, str], listed_at: float) -> None:
 
 @contextlib.contextmanager
 def run_scope() -> Iterator[None]:
-    """Keep stats and ids in memory for the span of one T4 run (see the module doc)."""
+    """Keep stats and sha256s in memory for the span of one T4 run (see the module doc)."""
     _cache.run = RunMemory()
     try:
         yield

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from t4tasks import cli
@@ -119,3 +121,14 @@ def test_split_root():
     assert cli.split_root(["list", "--root=y", "-n", "2"]) == (cli.Path("y"), ["list", "-n", "2"])
     with pytest.raises(SystemExit):
         cli.split_root(["--root"])
+
+
+def test_another_reporter_runs_without_the_run_memory(repo):
+    # the run memory needs T4's reporter to mark each task's end; with doit's own reporters the
+    # run still works, and stats files afresh each time
+    assert cli._other_reporter(["--reporter", "json", "validate"])
+    assert cli._other_reporter(["-rjson", "validate"]) and cli._other_reporter(["--reporter=json"])
+    assert not cli._other_reporter(["-n", "2", "validate", "--strict"])
+    code, out, err = run_t4(repo, "--reporter", "json", "registry", "docmap")
+    assert code == 0, err
+    assert {t["name"] for t in json.loads(out)["tasks"]} >= {"registry", "docmap"}
