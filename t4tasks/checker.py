@@ -41,8 +41,6 @@ class ContentChecker(FileChangedChecker):
     def info(self, path):
         stat = os.stat(path)
         self._seen[path] = stat
-        # the task's action, about to run, keys its memos by the same files: no second stat
-        digests.seen(path if path[:1] == os.sep else self._base + path, stat)
         return stat
 
     def _digest(self, path: str, stat: os.stat_result) -> str:
