@@ -348,3 +348,50 @@ def test_an_edited_ledger_record_is_not_blamed_on_the_manifest(repo):
     problems = by_name(report(repo))["ledger"]["problems"]
     assert any("hash chain broken" in p for p in problems)
     assert not any("the manifest was edited by hand" in p for p in problems), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks run in two processes: the same results as one after another, and no result lost
+
+
+def _results(root: Path) -> list[dict]:
+    from t4tasks import validate
+    from t4tasks.project import Project
+
+    return [r.as_dict() for r in validate.run(Project.load(root))]
+
+
+def test_forked_checks_give_the_serial_results(repo, monkeypatch):
+    from t4tasks import validate
+
+    raise_target(repo)   # coverage fails: a check that runs in the child
+    break_link(repo)     # docs fails: a check that runs in this process
+    forks = []
+    start = validate._Child.start
+    monkeypatch.setattr(validate._Child, "start",
+                        classmethod(lambda cls, checks, project: forks.append(start(checks, project)) or forks[-1]))
+    forked = _results(repo)
+    assert forks and forks[0] is not None, "the checks did not run in a child"
+    monkeypatch.setenv(validate.SERIAL_ENV, "1")
+    assert _results(repo) == forked
+    # (registry and meta fail too: nothing regenerated the documents after the edits)
+    assert {"coverage", "docs"} <= {c["name"] for c in forked if c["status"] == "fail"}
+
+
+def test_checks_whose_child_dies_run_in_this_process(repo, monkeypatch):
+    import os
+
+    from t4tasks import validate
+
+    raise_target(repo)
+    expected = _results(repo)
+    parent = os.getpid()
+    real = validate.check_coverage
+
+    def dies_in_the_child(project):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(project)
+    monkeypatch.setattr(validate, "CHECKS", tuple(dies_in_the_child if c is real else c for c in validate.CHECKS))
+    monkeypatch.setattr(dies_in_the_child, "__name__", "check_coverage")
+    assert _results(repo) == expected
