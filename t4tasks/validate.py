@@ -8,17 +8,13 @@ silent pass. The report holds no wall-clock time, so an unchanged repository giv
 
 from __future__ import annotations
 
-import os
-import pickle
-import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from . import (atomic, bench_gate, coverage_gate, docmap, docs_check, ledger, ledger_check,
+from . import (atomic, bench_gate, coverage_gate, docmap, docs_check, forked, ledger, ledger_check,
                memo, meta, observed, record, registry, trends)
 from .problems import Problem, relative_to
 from .project import Project
@@ -175,11 +171,9 @@ CHECKS: tuple[Callable[[Project], CheckResult], ...] = (
 )
 
 
-# The checks run in two processes where the machine can fork: those named here in a child, the
-# others meanwhile in this process (at 10,000 modules each half takes about 0.6 s). They read the
-# same files and keep different memos, and the report is the same bytes either way;
-# T4_VALIDATE_SERIAL=1 runs them one after another.
-SERIAL_ENV = "T4_VALIDATE_SERIAL"
+# The checks named here run in a forked child while this process runs the others (see forked; at
+# 10,000 modules each half takes about 0.7 s). They read the same files and keep different memos,
+# and the report is the same bytes either way.
 FORKED = ("coverage", "bench", "trends")
 
 
@@ -194,16 +188,14 @@ def run(project: Project, strict: bool = False) -> list[CheckResult]:
             else:
                 results.append(_run_one(check, project))
         return results
-    forked = [c for c in CHECKS if _name(c) in FORKED]
-    child = _Child.start(forked, project)
+    later = [c for c in CHECKS if _name(c) in FORKED]
+    child = forked.start(lambda: [_run_one(c, project) for c in later])
     try:
-        found = {_name(c): _run_one(c, project) for c in CHECKS if child is None or c not in forked}
+        found = {_name(c): _run_one(c, project) for c in CHECKS if c not in later}
     except BaseException:
-        if child is not None:
-            child.cancel()
+        child.cancel()
         raise
-    if child is not None:
-        found.update(zip(map(_name, forked), child.collect()))
+    found.update(zip(map(_name, later), child.result()))
     return [found[_name(c)] for c in CHECKS]
 
 
@@ -216,50 +208,6 @@ def _run_one(check: Callable[[Project], CheckResult], project: Project) -> Check
         return check(project)
     except Exception as exc:  # a broken check is a failed check, reported, never a silent pass
         return CheckResult(_name(check), "fail", [f"check crashed: {type(exc).__name__}: {exc}"])
-
-
-class _Child:
-    """Checks running in a forked copy of this process; their results come back pickled."""
-
-    def __init__(self, pid: int, pipe: int, checks: list, project: Project):
-        self.pid, self.pipe, self.checks, self.project = pid, pipe, checks, project
-
-    @classmethod
-    def start(cls, checks: list, project: Project) -> "_Child | None":
-        """None where forking is unsafe or impossible: no ``fork`` (Windows), other threads
-        running (a child would inherit the locks they hold), or serial checks asked for."""
-        if not hasattr(os, "fork") or threading.active_count() > 1 or os.environ.get(SERIAL_ENV):
-            return None
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.close(read_end)
-                with os.fdopen(write_end, "wb") as pipe:
-                    pickle.dump([_run_one(c, project) for c in checks], pipe)
-                code = 0
-            finally:
-                os._exit(code)  # never the parent's exit handlers, buffers or doit's state
-        os.close(write_end)
-        return cls(pid, read_end, checks, project)
-
-    def collect(self) -> list[CheckResult]:
-        """The child's results; the checks run here instead when the child did not give them."""
-        with os.fdopen(self.pipe, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(self.pid, 0)
-        if status == 0:
-            try:
-                return pickle.loads(data)
-            except (pickle.UnpicklingError, EOFError):
-                pass
-        return [_run_one(c, self.project) for c in self.checks]
-
-    def cancel(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        os.close(self.pipe)
 
 
 def report(results: list[CheckResult]) -> dict:

@@ -362,20 +362,24 @@ def _results(root: Path) -> list[dict]:
 
 
 def test_forked_checks_give_the_serial_results(repo, monkeypatch):
-    from t4tasks import validate
+    from t4tasks import forked
 
     raise_target(repo)   # coverage fails: a check that runs in the child
     break_link(repo)     # docs fails: a check that runs in this process
-    forks = []
-    start = validate._Child.start
-    monkeypatch.setattr(validate._Child, "start",
-                        classmethod(lambda cls, checks, project: forks.append(start(checks, project)) or forks[-1]))
-    forked = _results(repo)
-    assert forks and forks[0] is not None, "the checks did not run in a child"
-    monkeypatch.setenv(validate.SERIAL_ENV, "1")
-    assert _results(repo) == forked
+    children = []
+    start = forked.start
+
+    def recording(compute):
+        child = start(compute)
+        children.append(child.pid)
+        return child
+    monkeypatch.setattr(forked, "start", recording)
+    in_two = _results(repo)
+    assert children and None not in children, "the checks did not run in a child"
+    monkeypatch.setenv(forked.SERIAL_ENV, "1")
+    assert _results(repo) == in_two
     # (registry and meta fail too: nothing regenerated the documents after the edits)
-    assert {"coverage", "docs"} <= {c["name"] for c in forked if c["status"] == "fail"}
+    assert {"coverage", "docs"} <= {c["name"] for c in in_two if c["status"] == "fail"}
 
 
 def test_checks_whose_child_dies_run_in_this_process(repo, monkeypatch):

@@ -1,0 +1,53 @@
+"""``t4tasks.forked``: half of the work in a forked child, the same result whatever happens to it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from t4tasks import forked
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+
+
+def test_the_result_is_computed_in_a_child():
+    child = forked.start(os.getpid)
+    assert child.pid is not None
+    assert child.result() not in (os.getpid(), None)
+
+
+def test_serial_computes_here(monkeypatch):
+    monkeypatch.setenv(forked.SERIAL_ENV, "1")
+    child = forked.start(os.getpid)
+    assert child.pid is None
+    assert child.result() == os.getpid()
+
+
+def test_a_child_that_dies_is_replaced_by_computing_here():
+    parent = os.getpid()
+
+    def compute():
+        if os.getpid() != parent:
+            os._exit(3)  # a crash in the child: no result sent
+        return "computed here"
+    assert forked.start(compute).result() == "computed here"
+
+
+def test_a_failure_inside_compute_is_raised_here():
+    def compute():
+        raise ValueError("a broken template")
+    child = forked.start(compute)
+    with pytest.raises(ValueError, match="a broken template"):
+        child.result()
+
+
+def test_cancel_kills_the_child():
+    child = forked.start(lambda: time.sleep(60))
+    pid = child.pid
+    started = time.monotonic()
+    child.cancel()
+    assert time.monotonic() - started < 10
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # reaped: no zombie left behind
