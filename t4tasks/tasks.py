@@ -327,8 +327,7 @@ def task_trends():
 
     def write() -> None:
         texts, problems = validate.build_trends(project)
-        for name, text in texts.items():
-            atomic.write_text(project.root / out / name, text)
+        trends.write(project.root / out, texts)
         _report_problems(problems, "t4: warning: ledger lines skipped")
 
     return {

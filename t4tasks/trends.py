@@ -88,7 +88,7 @@ def bench_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
 
 
 def csv_text(fields: list[str], rows: Iterable[Mapping[str, str]]) -> str:
-    """``rows`` as CSV text with ``\n`` line endings."""
+    """``rows`` as CSV text with ``\\n`` line endings."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
@@ -107,11 +107,10 @@ def render(ledger_dir: Path) -> tuple[dict[str, str], list[Problem]]:
             BENCH_TREND: csv_text(BENCH_FIELDS, bench_rows(bench))}, problems
 
 
-def build(ledger_dir: Path, trends_dir: Path) -> tuple[list[str], list[Problem]]:
-    """Write both trend CSVs (so the targets always exist); return the names of the files that
-    changed (an unchanged trend is not rewritten: stable mtimes, quiet doit) and the problems."""
-    texts, problems = render(ledger_dir)
-    return [name for name, text in texts.items() if atomic.write_text(trends_dir / name, text)], problems
+def write(trends_dir: Path, texts: Mapping[str, str]) -> list[str]:
+    """Write the trend CSVs ``render`` made (so the targets always exist); return the names of
+    those that changed (an unchanged trend is not rewritten: stable mtimes, quiet doit)."""
+    return [name for name, text in texts.items() if atomic.write_text(trends_dir / name, text)]
 
 
 def _entries(

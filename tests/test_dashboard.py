@@ -2,7 +2,7 @@
 
 The data comes from a realistic temporary repository run through T4's own code: manifests with
 lanes, owners and SLAs, README files (one an untouched scaffold), coverage and benchmark ledgers
-over several days, then ``trends.build``, ``validate.build_meta`` and ``validate.run``.
+over several days, then ``trends.render`` and ``trends.write``, ``validate.build_meta`` and ``validate.run``.
 
 The Chromium tests start Debian's ``chromium`` headless (skipped when it is absent). With
 ``T4_UPDATE_SCREENSHOT=1`` the screenshot is copied to ``docs/dashboard.png``.
@@ -91,7 +91,7 @@ def build_realistic_repo(root: Path) -> dict:
             ledger.append(ledger_dir / "bench.ndjson", ledger.new_record(
                 "bench", name, {"summary": summary, "status": "ok", "env_fingerprint": "f" * 64},
                 f"bench-{name}-{day}", ts=ts, git_commit="0" * 40))
-    trends.build(ledger_dir, root / "trends")
+    trends.write(root / "trends", trends.render(ledger_dir)[0])
     project = Project.load(root)
     generated = root / project.config.generated_dir  # what `t4` would have generated
     reg = registry.build(project)

@@ -46,7 +46,8 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def build(tmp_path: Path) -> tuple[list[str], list, list[dict[str, str]], list[dict[str, str]]]:
-    changed, problems = trends.build(tmp_path / "ledger", tmp_path / "trends")
+    texts, problems = trends.render(tmp_path / "ledger")
+    changed = trends.write(tmp_path / "trends", texts)
     coverage = read_csv(tmp_path / "trends" / trends.COVERAGE_TREND)
     bench = read_csv(tmp_path / "trends" / trends.BENCH_TREND)
     return changed, problems, coverage, bench
