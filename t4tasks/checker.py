@@ -43,11 +43,14 @@ class ContentChecker(FileChangedChecker):
         self._seen[path] = stat
         return stat
 
+    def _absolute(self, path: str) -> str:
+        return path if path[:1] == os.sep else self._base + path
+
     def _digest(self, path: str, stat: os.stat_result) -> str:
         known = self._memo.get(path)
         if known and known[0] == stat.st_mtime_ns and known[1] == stat.st_size:
             return known[2]
-        digest = digests.digest(path if os.path.isabs(path) else self._base + path, stat)
+        digest = digests.digest(self._absolute(path), stat)
         self._memo[path] = (stat.st_mtime_ns, stat.st_size, digest)
         return digest
 
@@ -65,7 +68,7 @@ class ContentChecker(FileChangedChecker):
         return False
 
     def get_state(self, dep, current_state):
-        stat = self._seen.pop(dep, None) or digests.stat(dep if dep[:1] == os.sep else self._base + dep)
+        stat = self._seen.pop(dep, None) or digests.stat(self._absolute(dep))
         if (isinstance(current_state, (list, tuple)) and len(current_state) == 3
                 and current_state[0] == stat.st_mtime_ns and current_state[1] == stat.st_size):
             return None

@@ -97,8 +97,15 @@ def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
 
 def _ledger_versions(project: Project) -> tuple:
     """Which version of each ledger a result is made from: its path, mtime and size."""
-    paths = [record.ledger_path(project, name) for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER)]
-    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else (str(p),) for p in paths)
+    versions = []
+    for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER):
+        path = record.ledger_path(project, name)
+        try:
+            stat = path.stat()
+            versions.append((str(path), stat.st_mtime_ns, stat.st_size))
+        except FileNotFoundError:
+            versions.append((str(path),))
+    return tuple(versions)
 
 
 def _latest(project: Project, name: str, kind: str) -> dict[str, dict]:
@@ -189,13 +196,9 @@ def run(project: Project, strict: bool = False) -> list[CheckResult]:
                 results.append(_run_one(check, project))
         return results
     later = [c for c in CHECKS if _name(c) in FORKED]
-    child = forked.start(lambda: [_run_one(c, project) for c in later])
-    try:
+    with forked.start(lambda: [_run_one(c, project) for c in later]) as child:
         found = {_name(c): _run_one(c, project) for c in CHECKS if c not in later}
-    except BaseException:
-        child.cancel()
-        raise
-    found.update(zip(map(_name, later), child.result()))
+        found.update(zip(map(_name, later), child.result()))
     return [found[_name(c)] for c in CHECKS]
 
 

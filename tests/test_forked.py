@@ -51,3 +51,12 @@ def test_cancel_kills_the_child():
     assert time.monotonic() - started < 10
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, 0)  # reaped: no zombie left behind
+
+
+def test_a_failing_with_block_stops_the_child():
+    with pytest.raises(KeyError):
+        with forked.start(lambda: time.sleep(60)) as child:
+            pid = child.pid
+            raise KeyError("this process failed first")
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)
