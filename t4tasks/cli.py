@@ -7,12 +7,14 @@ handed to doit unchanged, so every doit command and option works (``list``, ``in
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_run import Run
@@ -206,5 +208,21 @@ def _measure_then_validate(options: list[str]) -> int:
     return max(measured, validated, shown)
 
 
+def run() -> NoReturn:
+    """The ``t4`` command: ``main()``, then an exit without the interpreter's teardown. A run at
+    10,000 modules holds some 300 MB of parsed JSON that an orderly shutdown frees object by
+    object (0.4 s, a tenth of a one-change run) just before the OS takes it back at once. Exit
+    handlers still run (coverage.py saves a measured subprocess's data in one) and the output is
+    flushed; mypy exits the same way."""
+    code = main() or 0  # doit commands such as forget return None, as sys.exit() allows
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe: nothing more can be said
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

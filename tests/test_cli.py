@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -132,3 +134,22 @@ def test_another_reporter_runs_without_the_run_memory(repo):
     code, out, err = run_t4(repo, "--reporter", "json", "registry", "docmap")
     assert code == 0, err
     assert {t["name"] for t in json.loads(out)["tasks"]} >= {"registry", "docmap"}
+
+
+def test_the_command_exits_after_exit_handlers_and_with_the_run_code(repo, tmp_path):
+    # `t4` skips the interpreter's teardown, not its exit handlers (coverage.py saves a measured
+    # subprocess's data in one) nor output still in a buffer
+    ran = tmp_path / "exit-handler-ran"
+    script = ("import atexit, sys\n"
+              f"atexit.register(lambda: open({str(ran)!r}, 'w').write('ran'))\n"
+              "from t4tasks import cli\n"
+              "sys.stdout.write('buffered line\\n')\n"
+              "cli.run()\n")
+    for args, code in ((["registry"], 0), (["--root", str(tmp_path / "missing"), "list"], 2)):
+        ran.unlink(missing_ok=True)
+        proc = subprocess.run([sys.executable, "-c", script, *args], cwd=repo, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == code, proc.stderr
+        assert proc.stdout.startswith("buffered line\n")
+        assert ran.read_text() == "ran"
+    assert (repo / GENERATED / "MODULE_REGISTRY.json").is_file()
