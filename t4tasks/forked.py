@@ -4,7 +4,9 @@ A run at 10,000 modules spends seconds in pure-Python work that splits into inde
 (validate's checks, the two documentation maps). ``start(compute)`` forks a child that computes
 and sends its result back pickled, while this process does the other half; ``result()`` returns
 it. The child shares everything loaded so far (copy-on-write) and writes nothing T4 reads back.
-Used as a context manager, the child is stopped when the ``with`` block fails.
+Used as a context manager, the child is stopped when the ``with`` block fails. The stats the
+child took of files (see ``digests``) come back with its result, so this process does not take
+them again.
 
 Where forking is unsafe or impossible, or asked not to (``T4_SERIAL=1``), and when the child
 dies or its result cannot be read, ``result()`` computes in this process instead: the outcome is
@@ -20,6 +22,8 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from . import digests
+
 T = TypeVar("T")
 
 SERIAL_ENV = "T4_SERIAL"
@@ -28,6 +32,7 @@ SERIAL_ENV = "T4_SERIAL"
 class Forked(Generic[T]):
     def __init__(self, compute: Callable[[], T], pid: int | None = None, pipe: int | None = None):
         self.compute, self.pid, self.pipe = compute, pid, pipe
+        self.memory = digests.memory()
 
     def result(self) -> T:
         """The child's result; computed here when there is no child or it gave none."""
@@ -38,9 +43,12 @@ class Forked(Generic[T]):
             self.pid = None
             if status == 0:
                 try:
-                    return pickle.loads(data)
-                except (pickle.UnpicklingError, EOFError):
+                    result, learned = pickle.loads(data)
+                except (pickle.UnpicklingError, EOFError, ValueError):
                     pass
+                else:
+                    digests.learn(learned, self.memory)
+                    return result
         return self.compute()
 
     def __enter__(self) -> "Forked[T]":
@@ -70,8 +78,10 @@ def start(compute: Callable[[], T]) -> Forked[T]:
         code = 1
         try:
             os.close(read_end)
+            before = digests.known()
+            result = compute()
             with os.fdopen(write_end, "wb") as pipe:
-                pickle.dump(compute(), pipe)
+                pickle.dump((result, digests.learned_since(before)), pipe)
             code = 0
         finally:
             os._exit(code)  # never the parent's exit handlers, output buffers or doit's state

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from t4tasks import forked
+from t4tasks import digests, forked
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 
@@ -60,3 +60,28 @@ def test_a_failing_with_block_stops_the_child():
             raise KeyError("this process failed first")
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+def test_the_stats_a_child_took_are_known_here_unless_this_process_wrote_the_file(tmp_path):
+    # validate's checks stat 40,000 module files in a child; doit then records validate's state
+    # here from the same stats instead of taking them again
+    read, written = tmp_path / "read.py", tmp_path / "written.py"
+    for path in (read, written):
+        path.write_text("x = 1\n")
+
+    def compute():
+        digests.stat(str(read))
+        digests.stat(str(written))
+        return os.getpid()
+    with digests.run_scope():
+        child = forked.start(compute)
+        digests.forget(written)  # this process wrote it while the child ran
+        assert child.result() != os.getpid()
+        known = digests.memory().stats
+        assert known[str(read)] == digests.Stat(*(getattr(os.stat(read), f) for f in digests.Stat._fields))
+        assert str(written) not in known
+        # once a task has ended (a new memory), nothing of an earlier child is taken in
+        child = forked.start(compute)
+        digests.forget()
+        child.result()
+        assert digests.memory().stats == {}
