@@ -78,6 +78,7 @@ class RunMemory:
     def __init__(self) -> None:
         self.stats: dict[str, Stat] = {}
         self.shas: dict[str, str] = {}
+        self.ids: dict[str, str] = {}  # content ids: each stage's memo keys ask for them again
         self.written: set[str] = set()  # forgotten since the task began: T4 wrote them
 
 
@@ -180,6 +181,15 @@ class DigestCache:
         """An id that changes when the content changes: the git blob id of a clean tracked file
         (no read, and no loading of the store), else the sha256. For memo keys: one content can
         have two ids (clean, then edited back), which costs a recomputation, never a wrong hit."""
+        run = self.run
+        if run is not None:
+            found = run.ids.get(path)
+            if found is None:
+                found = run.ids[path] = self._content_id(path)
+            return found
+        return self._content_id(path)
+
+    def _content_id(self, path: str) -> str:
         stat = self._stat(path)
         key = path if os.path.isabs(path) else os.path.abspath(path)
         blob = self._blob_of(key, stat) if self._git else None
@@ -233,7 +243,7 @@ def forget(path: str | os.PathLike | None = None) -> None:
         _cache.run = RunMemory()
         return
     path = os.path.abspath(path)
-    for known in (run.stats, run.shas):
+    for known in (run.stats, run.shas, run.ids):
         known.pop(path, None)
     run.written.add(path)
 
