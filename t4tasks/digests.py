@@ -16,7 +16,11 @@ Two memories avoid the reading:
   differ from the blob; the map is learned from the work tree, so it stays right on one machine.
 
 Both live in one JSON file under the state folder, loaded on the first digest that needs it: an
-up-to-date run whose files all kept their mtimes never loads it.
+up-to-date run whose files all kept their mtimes never loads it. Nor does a run that needs the
+digests of a few files only (a changed manifest, the registry T4 has just rewritten, the files of
+the module that changed): up to ``READ_FILES`` files and ``READ_BYTES`` bytes are read instead,
+because loading and saving the store costs a tenth of a second at 10,000 modules (63,000 files),
+as much as reading 100 MB or 5,000 small files.
 
 Within a T4 run (``run_scope``) a file's stat and sha256 are also kept in memory, so the memo
 keys of the five tasks that rebuild at once after a change cost a dict lookup, not a ``stat`` each
@@ -54,6 +58,9 @@ RACY_SECONDS = 3.0
 # checkout most files are young, and a young file keys memos by its sha256, not its blob id.
 GIT_MARGIN_SECONDS = 0.05
 COARSE_MARGIN_SECONDS = 2.0
+# what a process reads before it loads the store (see the module doc)
+READ_FILES = 256
+READ_BYTES = 32 * 1024 * 1024
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -103,6 +110,7 @@ class DigestCache:
         # absolute root + "/" → (relative path → blob id of a clean tracked file, when listed)
         self._git: dict[str, tuple[dict[str, str], float]] = {}
         self.run: RunMemory | None = None  # inside a run scope (see the module doc)
+        self._reads_left = (READ_FILES, READ_BYTES)  # before the store is loaded
 
     def _load(self) -> None:
         with self._lock:
@@ -154,6 +162,10 @@ class DigestCache:
     def _digest(self, path: str, stat: os.stat_result | Stat) -> str:
         key = path if os.path.isabs(path) else os.path.abspath(path)
         if not self._loaded:
+            files, size = self._reads_left
+            if files and stat.st_size <= size:
+                self._reads_left = (files - 1, size - stat.st_size)
+                return sha256_of(path)
             self._load()
         blob = self._blob_of(key, stat) if self._git else None
         if blob is not None and blob in self._blobs:

@@ -61,6 +61,41 @@ def settle() -> None:
     time.sleep(digests.GIT_MARGIN_SECONDS + 0.25)
 
 
+@pytest.fixture(autouse=True)
+def store_from_the_first_digest(monkeypatch):
+    """These tests are about the store: use it from the first digest, not after ``READ_FILES``
+    direct reads (the one test about those reads sets its own budget)."""
+    monkeypatch.setattr(digests, "READ_FILES", 0)
+
+
+def test_a_run_that_needs_few_digests_reads_the_files_and_leaves_the_store_alone(tmp_path, monkeypatch):
+    # loading and saving the store costs a tenth of a second at 10,000 modules: a one-manifest
+    # change needs the digests of a few files only
+    monkeypatch.setattr(digests, "READ_FILES", 2)
+    monkeypatch.setattr(digests, "READ_BYTES", 100)
+    store = tmp_path / "state" / "digests.json"
+    store.parent.mkdir()
+    store.write_bytes(orjson.dumps({"files": {}, "blobs": {}}))
+    before = store.read_bytes()
+    small, other, third = (write(tmp_path / name, name.encode() * 2) for name in ("a.py", "b.py", "c.py"))
+    big = write(tmp_path / "big.json", b"x" * 101)
+    for path in (small, other, third, big):
+        age(path)
+
+    cache = DigestCache(store)
+    assert [cache.digest(str(p)) for p in (small, other)] == [sha(b"a.pya.py"), sha(b"b.pyb.py")]
+    cache.save()
+    assert store.read_bytes() == before  # neither loaded nor written
+    assert cache.digest(str(third)) == sha(b"c.pyc.py")  # a third file: the store is loaded
+    cache.save()
+    assert list(orjson.loads(store.read_bytes())["files"]) == [str(third)]
+
+    cache = DigestCache(store)
+    assert cache.digest(str(big)) == sha(b"x" * 101)  # more bytes than the budget: loaded at once
+    cache.save()
+    assert sorted(orjson.loads(store.read_bytes())["files"]) == sorted([str(third), str(big)])
+
+
 # ---------------------------------------------------------------------------------------------
 # by file: (mtime, size, inode) in the store
 
