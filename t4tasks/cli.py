@@ -20,7 +20,7 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 
-from . import __version__, children, digests, shard, state, tasks
+from . import __version__, children, digests, forked, shard, state, tasks
 from .project import load_cached
 from .config import ConfigError
 
@@ -187,7 +187,7 @@ def _doit(namespace: dict, args: list[str]) -> int:
     # The run memory (see digests) relies on T4's reporter to say when each task ends: with
     # another reporter the run stats every file each time it needs it, as it did before.
     memory = digests.run_scope() if not _other_reporter(args) else contextlib.nullcontext()
-    with memory:
+    with memory, forked.reaping():
         return DoitMain(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
 
 

@@ -15,11 +15,12 @@ the same, only slower. A failure inside ``compute`` is therefore raised here, by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from . import digests
@@ -29,14 +30,26 @@ T = TypeVar("T")
 SERIAL_ENV = "T4_SERIAL"
 
 
+# children started and not yet asked for their result: stopped when a T4 run ends (``reaping``)
+_live: set["Forked"] = set()
+
+
 class Forked(Generic[T]):
     def __init__(self, compute: Callable[[], T], pid: int | None = None, pipe: int | None = None):
         self.compute, self.pid, self.pipe = compute, pid, pipe
         self.memory = digests.memory()
+        self._done: tuple[T] | None = None
 
     def result(self) -> T:
-        """The child's result; computed here when there is no child or it gave none."""
+        """The child's result; computed here when there is no child or it gave none. Later calls
+        return the same value."""
+        if self._done is None:
+            self._done = (self._result(),)
+        return self._done[0]
+
+    def _result(self) -> T:
         if self.pid is not None:
+            _live.discard(self)
             with os.fdopen(self.pipe, "rb") as pipe:
                 data = pipe.read()
             _, status = os.waitpid(self.pid, 0)
@@ -61,6 +74,7 @@ class Forked(Generic[T]):
     def cancel(self) -> None:
         """Stop the child (this process is failing or interrupted and will not ask for it)."""
         if self.pid is not None:
+            _live.discard(self)
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
             os.close(self.pipe)
@@ -86,4 +100,17 @@ def start(compute: Callable[[], T]) -> Forked[T]:
         finally:
             os._exit(code)  # never the parent's exit handlers, output buffers or doit's state
     os.close(write_end)
-    return Forked(compute, pid, read_end)
+    child = Forked(compute, pid, read_end)
+    _live.add(child)
+    return child
+
+
+@contextlib.contextmanager
+def reaping() -> Iterator[None]:
+    """Stop, when the block ends, every child started in it that nobody asked for (META begun
+    for a run that turned out not to need it): none outlives a T4 run."""
+    try:
+        yield
+    finally:
+        for child in list(_live):
+            child.cancel()

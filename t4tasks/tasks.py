@@ -130,6 +130,7 @@ def task_registry():
         _report_problems(project.problems, "t4: warning: manifests not registered or ambiguous")
         data = project.registry
         atomic.write_json(project.root / target, data)
+        validate.start_meta(project)  # a new registry means a new META: begin it now
         print(f"{target}: {data['module_count']} modules")
 
     # no file_dep on the manifests: recording an observation rewrites them, and that must not

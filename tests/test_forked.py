@@ -85,3 +85,15 @@ def test_the_stats_a_child_took_are_known_here_unless_this_process_wrote_the_fil
         digests.forget()
         child.result()
         assert digests.memory().stats == {}
+
+
+def test_result_is_the_same_value_on_every_call():
+    # META begun in a child is asked for by the meta_registry task and by validate's META check
+    parent, calls = os.getpid(), []
+
+    def compute():
+        calls.append(1)  # counted here only: a child's list is its own
+        return os.getpid()
+    child = forked.start(compute)
+    assert child.result() == child.result() != parent
+    assert calls == []

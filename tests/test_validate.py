@@ -399,3 +399,54 @@ def test_checks_whose_child_dies_run_in_this_process(repo, monkeypatch):
     monkeypatch.setattr(validate, "CHECKS", tuple(dies_in_the_child if c is real else c for c in validate.CHECKS))
     monkeypatch.setattr(dies_in_the_child, "__name__", "check_coverage")
     assert _results(repo) == expected
+
+
+def _meta_run(root: Path, monkeypatch, *tasks: str) -> tuple[list, list]:
+    """Run ``tasks`` in this process; the children forked to build META, and the builds of META
+    done in this process (a child's are invisible here)."""
+    from t4tasks import cli, forked, meta
+
+    started, built_here = [], []
+    start, build = forked.start, meta.build
+
+    def recording(compute):
+        child = start(compute)
+        if compute.__qualname__.startswith("_meta."):
+            started.append(child.pid)
+        return child
+
+    def building(*args, **kwargs):
+        built_here.append(args)
+        return build(*args, **kwargs)
+    monkeypatch.setattr(forked, "start", recording)
+    monkeypatch.setattr(meta, "build", building)
+    monkeypatch.chdir(root)
+    assert cli.main(["--root", str(root), *tasks]) == 0
+    return started, built_here
+
+
+def test_meta_begun_by_the_registry_task_in_a_child_is_the_meta_built_here(repo, tmp_path, monkeypatch):
+    # a new registry means a new META: the registry task begins it in a child, so that it overlaps
+    # with summaries and docmap, and meta_registry writes the child's result
+    raise_target(repo)
+    serial = tmp_path / "serial"
+    shutil.copytree(repo, serial, symlinks=True)
+    monkeypatch.setenv("T4_SERIAL", "1")
+    assert run_t4(serial, "meta_registry")[0] == 0
+    monkeypatch.delenv("T4_SERIAL")
+
+    started, built_here = _meta_run(repo, monkeypatch, "meta_registry")
+    assert len(started) == 1 and started[0] is not None
+    assert built_here == []
+    assert (repo / GENERATED / "META_REGISTRY.json").read_bytes() == (serial / GENERATED / "META_REGISTRY.json").read_bytes()
+    assert orjson.loads((repo / GENERATED / "META_REGISTRY.json").read_bytes())["modules"]
+
+
+def test_meta_begun_for_a_run_that_does_not_need_it_is_stopped_when_the_run_ends(repo, monkeypatch):
+    import os
+
+    raise_target(repo)
+    started, _ = _meta_run(repo, monkeypatch, "registry")
+    assert len(started) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0], os.WNOHANG)  # stopped and reaped: no child of ours any more
