@@ -305,9 +305,9 @@ def task_meta_registry():
     docs = _plan(project)["docs"]
 
     def write() -> None:
-        data = validate.build_meta(project)
-        atomic.write_json(project.root / out / meta.META_NAME, data)
-        summary = data["summary"]
+        built = validate.build_meta(project)
+        atomic.write_bytes(project.root / out / meta.META_NAME, built.content)
+        summary = built.summary
         print(f"{out}/{meta.META_NAME}: {summary['modules']} modules, average health {summary['avg_health']}")
 
     return {

@@ -19,6 +19,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import pytest
 
 from t4tasks import atomic, dashboard, docmap, ledger, marker, registry, trends, validate
@@ -98,8 +99,9 @@ def build_realistic_repo(root: Path) -> dict:
     atomic.write_json(generated / registry.REGISTRY_NAME, reg)
     for name, text in docmap.render_texts(root, reg, project.config.generated_dir).items():
         atomic.write_text(generated / name, text)
-    meta = validate.build_meta(project)
-    atomic.write_json(generated / "META_REGISTRY.json", meta)
+    built = validate.build_meta(project)
+    atomic.write_bytes(generated / "META_REGISTRY.json", built.content)
+    meta = orjson.loads(built.content)
     report = validate.report(validate.run(project))
     return {"meta": meta, "report": report, "coverage_csv": root / "trends" / trends.COVERAGE_TREND,
             "bench_csv": root / "trends" / trends.BENCH_TREND}

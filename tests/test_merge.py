@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from t4tasks import atomic, ledger, merge, observed, shard, validate
+from t4tasks import ledger, merge, observed, shard, validate
 from t4tasks.project import Project
 from tests.support import MANIFEST, REPO, _env, git_init, make_repo, manifest
 
@@ -312,7 +312,7 @@ def _finish(process: subprocess.Popen) -> str:
 
 
 def _meta(root: Path) -> bytes:
-    return atomic.dumps_json(validate.build_meta(Project.load(root)))
+    return validate.build_meta(Project.load(root)).content
 
 
 def _without(value, keys):
