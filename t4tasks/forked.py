@@ -1,9 +1,11 @@
 """Work done meanwhile in a forked copy of this process: the second core of a CI machine.
 
-A run at 10,000 modules spends seconds in pure-Python work that splits into independent halves
-(validate's checks, the two documentation maps). ``start(compute)`` forks a child that computes
+A run at 10,000 modules spends seconds in pure-Python work that splits into independent parts
+(validate's checks, the two documentation maps, META while summaries and docmap are written).
+``start(compute)`` forks a child that computes
 and sends its result back pickled, while this process does the other half; ``result()`` returns
-it. The child shares everything loaded so far (copy-on-write) and writes nothing T4 reads back.
+it. The child shares everything loaded so far (copy-on-write) and writes nothing T4 reads back
+but a memo under the state folder (results keyed by their inputs' content, right in any process).
 Used as a context manager, the child is stopped when the ``with`` block fails. The stats the
 child took of files (see ``digests``) come back with its result, so this process does not take
 them again.
