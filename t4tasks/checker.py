@@ -68,10 +68,7 @@ class ContentChecker(FileChangedChecker):
         return False
 
     def get_state(self, dep, current_state):
-        # called for each of a finished task's dependencies (validate: 63,000): no call spared
-        stat = self._seen.pop(dep, None) if self._seen else None
-        if stat is None:
-            stat = digests.stat(dep if dep[:1] == os.sep else self._base + dep)
+        stat = self._seen.pop(dep, None) or digests.stat(self._absolute(dep))
         if (isinstance(current_state, (list, tuple)) and len(current_state) == 3
                 and current_state[0] == stat.st_mtime_ns and current_state[1] == stat.st_size):
             return None
