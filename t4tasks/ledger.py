@@ -194,6 +194,15 @@ def _stat_key(path: Path) -> tuple:
     return ((os.path.abspath(path), str(path)), st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 
+def version(path: Path | str) -> tuple:
+    """Which version of a ledger file this is (its stat), or only its path when it is missing: the
+    key of results made from it, recomputed after an append."""
+    try:
+        return _stat_key(Path(path))
+    except FileNotFoundError:
+        return (os.path.abspath(path),)
+
+
 def _parsed(path: Path) -> tuple[tuple[dict[str, Any], ...], tuple[Problem, ...]]:
     key = _stat_key(path)
     known = _PARSED.get(key)

@@ -118,16 +118,9 @@ def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
 
 
 def _ledger_versions(project: Project) -> tuple:
-    """Which version of each ledger a result is made from: its path, mtime and size."""
-    versions = []
-    for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER):
-        path = record.ledger_path(project, name)
-        try:
-            stat = path.stat()
-            versions.append((str(path), stat.st_mtime_ns, stat.st_size))
-        except FileNotFoundError:
-            versions.append((str(path),))
-    return tuple(versions)
+    """Which version of each ledger a result is made from."""
+    return tuple(ledger.version(record.ledger_path(project, name))
+                 for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER))
 
 
 def _latest(project: Project, name: str, kind: str) -> dict[str, dict]:
