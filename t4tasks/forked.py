@@ -51,11 +51,9 @@ class Forked(Generic[T]):
 
     def _result(self) -> T:
         if self.pid is not None:
-            _live.discard(self)
             with os.fdopen(self.pipe, "rb") as pipe:
                 data = pipe.read()
-            _, status = os.waitpid(self.pid, 0)
-            self.pid = None
+            status = self._reap()
             if status == 0:
                 try:
                     result, learned = pickle.loads(data)
@@ -76,11 +74,16 @@ class Forked(Generic[T]):
     def cancel(self) -> None:
         """Stop the child (this process is failing or interrupted and will not ask for it)."""
         if self.pid is not None:
-            _live.discard(self)
             os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+            self._reap()
             os.close(self.pipe)
-            self.pid = None
+
+    def _reap(self) -> int:
+        """Wait for the child to end; it is no longer live. Its exit status."""
+        _, status = os.waitpid(self.pid, 0)
+        _live.discard(self)
+        self.pid = None
+        return status
 
 
 def start(compute: Callable[[], T]) -> Forked[T]:
