@@ -82,11 +82,13 @@ class RunMemory:
     """What one run knows of files, by path: flat dicts of immutable values, nothing the cyclic
     garbage collector has to traverse."""
 
-    def __init__(self) -> None:
+    def __init__(self, written_in_run: set[str] | None = None) -> None:
         self.stats: dict[str, Stat] = {}
         self.shas: dict[str, str] = {}
         self.ids: dict[str, str] = {}  # content ids: each stage's memo keys ask for them again
         self.written: set[str] = set()  # forgotten since the task began: T4 wrote them
+        # what T4 wrote since the run began, earlier tasks included (see ``learn``)
+        self.written_in_run: set[str] = set() if written_in_run is None else written_in_run
 
 
 class Learned(NamedTuple):
@@ -252,12 +254,13 @@ def forget(path: str | os.PathLike | None = None) -> None:
     if run is None:
         return
     if path is None:
-        _cache.run = RunMemory()
+        _cache.run = RunMemory(run.written_in_run)
         return
     path = os.path.abspath(path)
     for known in (run.stats, run.shas, run.ids):
         known.pop(path, None)
     run.written.add(path)
+    run.written_in_run.add(path)
 
 
 def memory() -> RunMemory | None:
@@ -279,16 +282,21 @@ def learned_since(before: set[str]) -> Learned:
     return Learned([path for path, _ in fresh], [n for _, stat in fresh for n in stat])
 
 
-def learn(learned: Learned, during: RunMemory | None) -> None:
-    """Take in the stats a forked child took while ``during`` was this run's memory. Nothing when a
-    task has ended since (the memory was renewed); and a file this process wrote meanwhile keeps
-    what this process knows, which is newer."""
+def learn(learned: Learned, during: RunMemory | None, across_tasks: bool = False) -> None:
+    """Take in the stats a forked child took while ``during`` was this run's memory; a file this
+    process wrote meanwhile keeps what this process knows, which is newer. Nothing when a task
+    has ended since (the memory was renewed), unless the child's result is itself used
+    ``across_tasks``: work begun for a later task, whose result is kept only while the files a
+    task could change outside T4's writes (the ledgers a measurement appends to) are unchanged.
+    Its stats then say which content that result was made from, the state doit should record
+    (an older stat at worst costs a rerun); only the files T4 wrote since are left out."""
     run = _cache.run
-    if run is None or run is not during:
+    if run is None or (run is not during and not across_tasks):
         return
+    written = run.written if run is during else run.written_in_run
     numbers = iter(learned.numbers)
     for path, stat in zip(learned.paths, map(Stat._make, zip(numbers, numbers, numbers, numbers))):
-        if path not in run.written:
+        if path not in written:
             run.stats.setdefault(path, stat)
 
 

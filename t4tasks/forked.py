@@ -37,9 +37,11 @@ _live: set["Forked"] = set()
 
 
 class Forked(Generic[T]):
-    def __init__(self, compute: Callable[[], T], pid: int | None = None, pipe: int | None = None):
+    def __init__(self, compute: Callable[[], T], pid: int | None = None, pipe: int | None = None,
+                 across_tasks: bool = False):
         self.compute, self.pid, self.pipe = compute, pid, pipe
         self.memory = digests.memory()
+        self.across_tasks = across_tasks
         self._done: tuple[T] | None = None
 
     def result(self) -> T:
@@ -60,7 +62,7 @@ class Forked(Generic[T]):
                 except (pickle.UnpicklingError, EOFError, ValueError):
                     pass
                 else:
-                    digests.learn(learned, self.memory)
+                    digests.learn(learned, self.memory, self.across_tasks)
                     return result
         return self.compute()
 
@@ -86,11 +88,12 @@ class Forked(Generic[T]):
         return status
 
 
-def start(compute: Callable[[], T]) -> Forked[T]:
+def start(compute: Callable[[], T], across_tasks: bool = False) -> Forked[T]:
     """Run ``compute`` in a forked child, unless there is no ``fork`` (Windows), other threads
-    are running (a child would inherit the locks they hold) or ``T4_SERIAL`` is set."""
+    are running (a child would inherit the locks they hold) or ``T4_SERIAL`` is set. A result
+    begun by one task for another is used ``across_tasks`` (see ``digests.learn``)."""
     if not hasattr(os, "fork") or threading.active_count() > 1 or os.environ.get(SERIAL_ENV):
-        return Forked(compute)
+        return Forked(compute, across_tasks=across_tasks)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -105,7 +108,7 @@ def start(compute: Callable[[], T]) -> Forked[T]:
         finally:
             os._exit(code)  # never the parent's exit handlers, output buffers or doit's state
     os.close(write_end)
-    child = Forked(compute, pid, read_end)
+    child = Forked(compute, pid, read_end, across_tasks)
     _live.add(child)
     return child
 

@@ -120,6 +120,10 @@ class Project:
             remembered[key] = compute()
         return remembered[key]
 
+    def remembers(self, key: tuple) -> bool:
+        """Whether this process has remembered a value for ``key``."""
+        return key in self.__dict__.get("_remembered", {})
+
     def schema_problems(self) -> list[Problem]:
         """Schema violations of the registered modules' manifests (they stay registered)."""
         return self._manifest_checks(placeholders=False)

@@ -131,6 +131,7 @@ def task_registry():
         data = project.registry
         atomic.write_json(project.root / target, data)
         validate.start_meta(project)  # a new registry means a new META: begin it now
+        validate.start_checks(project)  # and a validate run: begin the checks of inputs
         print(f"{target}: {data['module_count']} modules")
 
     # no file_dep on the manifests: recording an observation rewrites them, and that must not
@@ -454,6 +455,7 @@ def task_validate():
     project = current()
     out = project.config.generated_dir
     plan = _plan(project)
+    validate.expect(project)
     generated = [f"{out}/{registry.REGISTRY_NAME}", *(f"{out}/{n}" for n in docmap.OUTPUTS),
                  f"{out}/{docmap.SUMMARIES_NAME}", f"{out}/{meta.META_NAME}",
                  f"{project.config.trends_dir}/{trends.COVERAGE_TREND}",

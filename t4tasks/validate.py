@@ -88,7 +88,7 @@ def start_meta(project: Project) -> None:
     changed registry: META is then rebuilt too, and at 10,000 modules its 0.4 s overlap with
     summaries and docmap, which come first. ``build_meta`` takes the child's result; a child
     nobody asks for is stopped when the run ends."""
-    _meta(project, forked.start)
+    _meta(project, lambda build: forked.start(build, across_tasks=True))
 
 
 def _meta(project: Project, how: Callable[[Callable[[], MetaFile]], forked.Forked[MetaFile]]) -> forked.Forked[MetaFile]:
@@ -193,10 +193,13 @@ CHECKS: tuple[Callable[[Project], CheckResult], ...] = (
 )
 
 
-# The checks named here run in a forked child while this process runs the others (see forked; at
-# 10,000 modules each half takes about 0.7 s). They read the same files and keep different memos,
-# and the report is the same bytes either way.
-FORKED = ("coverage", "bench", "trends")
+# The checks that read only inputs (manifests, module docs, ledgers, module files): none of the
+# tasks validate waits for writes those, so they can begin as soon as the registry task has
+# written a new registry (``start_checks``), on the second core while summaries and docmap are
+# rendered. Each group runs in a forked child (at 10,000 modules each takes about 0.6 s); the
+# other checks compare the derived files those tasks write, in this process. The report is the
+# same bytes however they run.
+EARLY = (("coverage", "bench"), ("manifests", "docs", "ledger"))
 
 
 def run(project: Project, strict: bool = False) -> list[CheckResult]:
@@ -210,11 +213,36 @@ def run(project: Project, strict: bool = False) -> list[CheckResult]:
             else:
                 results.append(_run_one(check, project))
         return results
-    later = [c for c in CHECKS if _name(c) in FORKED]
-    with forked.start(lambda: [_run_one(c, project) for c in later]) as child:
-        found = {_name(c): _run_one(c, project) for c in CHECKS if c not in later}
-        found.update(zip(map(_name, later), child.result()))
+    early = _early(project)  # begun by the registry task, or now
+    found = {_name(c): _run_one(c, project) for c in CHECKS if not any(_name(c) in g for g in EARLY)}
+    for group in early:
+        found.update((r.name, r) for r in group.result())
     return [found[_name(c)] for c in CHECKS]
+
+
+def expect(project: Project) -> None:
+    """Say that this run may validate ``project`` (the validate task is loaded): only then does
+    the registry task begin the early checks, which a run without validate would throw away."""
+    project.remember(("validate expected",), lambda: True)
+
+
+def start_checks(project: Project) -> None:
+    """Begin the early checks in forked children, if this run expects to validate. Their
+    results are kept by the versions of the ledgers they read: a measurement recorded meanwhile
+    (a run that measures and validates) makes ``run`` begin them again. Children nobody asks for
+    are stopped when the run ends."""
+    if project.remembers(("validate expected",)):
+        _early(project)
+
+
+def _early(project: Project) -> list[forked.Forked[list[CheckResult]]]:
+    by_name = {_name(c): c for c in CHECKS}
+
+    def begin() -> list[forked.Forked[list[CheckResult]]]:
+        return [forked.start(lambda group=group: [_run_one(by_name[n], project) for n in group], across_tasks=True)
+                for group in EARLY]
+
+    return project.remember(("early checks", _ledger_versions(project)), begin)
 
 
 def _name(check: Callable[[Project], CheckResult]) -> str:

@@ -87,6 +87,27 @@ def test_the_stats_a_child_took_are_known_here_unless_this_process_wrote_the_fil
         assert digests.memory().stats == {}
 
 
+def test_a_child_begun_for_a_later_task_is_learned_from_except_files_written_since(tmp_path):
+    # the registry task begins validate's checks of inputs; validate takes them in two tasks later
+    read, written = tmp_path / "read.py", tmp_path / "written.py"
+    for path in (read, written):
+        path.write_text("x = 1\n")
+
+    def compute():
+        digests.stat(str(read))
+        digests.stat(str(written))
+        return os.getpid()
+    with digests.run_scope():
+        child = forked.start(compute, across_tasks=True)
+        digests.forget(written)  # a task in between wrote it (say, the registry it belongs to)
+        digests.forget()         # and ended
+        digests.forget()         # and so did the next one
+        assert child.result() != os.getpid()
+        known = digests.memory().stats
+        assert str(read) in known
+        assert str(written) not in known
+
+
 def test_result_is_the_same_value_on_every_call():
     # META begun in a child is asked for by the meta_registry task and by validate's META check
     parent, calls = os.getpid(), []

@@ -369,8 +369,8 @@ def test_forked_checks_give_the_serial_results(repo, monkeypatch):
     children = []
     start = forked.start
 
-    def recording(compute):
-        child = start(compute)
+    def recording(compute, **options):
+        child = start(compute, **options)
         children.append(child.pid)
         return child
     monkeypatch.setattr(forked, "start", recording)
@@ -409,8 +409,8 @@ def _meta_run(root: Path, monkeypatch, *tasks: str) -> tuple[list, list]:
     started, built_here = [], []
     start, build = forked.start, meta.build
 
-    def recording(compute):
-        child = start(compute)
+    def recording(compute, **options):
+        child = start(compute, **options)
         if compute.__qualname__.startswith("_meta."):
             started.append(child.pid)
         return child
@@ -450,3 +450,65 @@ def test_meta_begun_for_a_run_that_does_not_need_it_is_stopped_when_the_run_ends
     assert len(started) == 1
     with pytest.raises(ChildProcessError):
         os.waitpid(started[0], os.WNOHANG)  # stopped and reaped: no child of ours any more
+
+
+def _early_run(root: Path, monkeypatch, *tasks: str) -> list[str]:
+    """Run ``tasks`` in this process; what happened, in order: ``early`` for each child begun for
+    validate's checks of inputs, ``validate`` when the validate task's checks began."""
+    from t4tasks import cli, forked, validate
+
+    events: list[str] = []
+    start, run = forked.start, validate.run
+
+    def recording(compute, **options):
+        if compute.__qualname__.startswith("_early."):
+            events.append("early")
+        return start(compute, **options)
+
+    def running(*args, **kwargs):
+        events.append("validate")
+        return run(*args, **kwargs)
+    monkeypatch.setattr(forked, "start", recording)
+    monkeypatch.setattr(validate, "run", running)
+    monkeypatch.chdir(root)
+    cli.main(["--root", str(root), *tasks])
+    return events
+
+
+def test_checks_of_inputs_begun_by_the_registry_task_are_those_validate_reports(repo, tmp_path, monkeypatch):
+    # a new registry means a validate run: the registry task begins the checks that read only
+    # inputs (coverage and docs fail here), so they overlap with summaries, docmap and META
+    raise_target(repo)
+    break_link(repo)
+    serial = tmp_path / "serial"
+    shutil.copytree(repo, serial, symlinks=True)
+    monkeypatch.setenv("T4_SERIAL", "1")
+    assert run_t4(serial, "validate")[0] == 1
+    monkeypatch.delenv("T4_SERIAL")
+
+    assert _early_run(repo, monkeypatch, "validate") == ["early", "early", "validate"]
+    assert report(repo) == report(serial)
+    assert {"coverage", "docs"} <= failing(report(repo))
+
+
+def test_a_run_that_does_not_validate_begins_no_checks(repo, monkeypatch):
+    raise_target(repo)  # the registry changes
+    assert _early_run(repo, monkeypatch, "docmap") == []
+
+
+def test_checks_begun_before_a_ledger_changed_are_begun_again(repo, monkeypatch):
+    # a run that measures and validates: a record appended after the registry task began the
+    # checks must be judged, so validate does not take the children's results
+    from t4tasks import validate
+    from t4tasks.project import Project
+
+    raise_target(repo)
+    project = Project.load(repo)
+    validate.expect(project)
+    validate.start_checks(project)
+    for child in validate._early(project):
+        assert child.result()  # the children have judged the ledger as it was
+    edit_ledger_value(repo)    # as a recording would: the ledger changes after they began
+    results = {r.name: r for r in validate.run(project)}
+    assert results["ledger"].status == "fail"
+    assert any("hash chain broken" in p for p in results["ledger"].problems)
