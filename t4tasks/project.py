@@ -106,11 +106,12 @@ class Project:
 
     @functools.cached_property
     def docmap_texts(self) -> dict[str, str]:
-        """DOCUMENTATION_MAP.md and MODULE_INDEX.md as rendered from this registry and these
-        summaries, once per process (the docmap task writes them, validate compares with them)."""
+        """DOCUMENTATION_MAP.md and MODULE_INDEX.md as rendered from this registry and the
+        summaries file, once per process (the docmap task writes them, validate compares with them)."""
         from . import docmap
 
-        return docmap.render_texts(self.root, self.registry, self.config.generated_dir, self.summaries)
+        folder = self.config.generated_dir
+        return docmap.render_texts(self.root, self.registry, folder, docmap.read_summaries(self.root / folder))
 
     def remember(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()``, once per process for ``key``. A key names the versions of the files the

@@ -525,6 +525,13 @@ def document(root: Path, registry: dict, listing: FileListing | None = None,
     return data
 
 
+def view(registry: dict | list) -> list[list]:
+    """What the summaries read of a registry: each module's name, code folder and docs. Not its
+    description, owner or lane: editing those leaves the summaries as they were, and their task
+    up to date."""
+    return [[e["name"], e.get("code"), e.get("docs")] for e in _modules(registry)]
+
+
 def inputs_of(registry: dict) -> list[str]:
     """The files summaries are read from: each module's ``__init__.py`` and README, when listed."""
     files = set()

@@ -116,6 +116,7 @@ def _compute_plan(project: Project) -> dict:
     module_files = {f for m in project.modules for paths in (m.test_paths, m.bench_paths)
                     for f in inputs.module_inputs(project, m, paths)}
     return {"registry": _digest(reg),
+            "summaries_view": _digest(summaries.view(reg)),
             "docs": sorted({d for m in reg["modules"] for d in m["docs"]}),
             "summary_sources": sorted(set(summaries.inputs_of(reg)) & project.listing.file_set),
             "module_files": sorted(module_files)}
@@ -177,16 +178,18 @@ def task_summaries():
     """One-line summary and "see also" per module (docstrings, READMEs, TF-IDF) → MODULE_SUMMARIES.json."""
     project = current()
     out = project.config.generated_dir
-    sources = _plan(project)["summary_sources"]
+    plan = _plan(project)
 
     def write() -> None:
-        atomic.write_json(project.root / out / docmap.SUMMARIES_NAME, project.summaries)
+        atomic.write_bytes(project.root / out / docmap.SUMMARIES_NAME, validate.build_summaries(project))
 
+    # not the registry file, which changes with every description: what summaries read of it
+    # (names, code folders, docs) is in the settings, the files they read are file_dep
     return {
         "actions": [write],
-        "file_dep": [f"{out}/{registry.REGISTRY_NAME}", *sources],
+        "file_dep": plan["summary_sources"],
         "targets": [f"{out}/{docmap.SUMMARIES_NAME}"],
-        "uptodate": [config_changed(_registry_settings(project))],
+        "uptodate": [config_changed(_settings(project, summaries=plan["summaries_view"]))],
         "clean": True,
     }
 

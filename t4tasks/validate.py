@@ -61,11 +61,21 @@ def check_registry(project: Project) -> CheckResult:
     out = project.config.generated_dir
     data = project.registry
     problems = _same_file(project, f"{out}/{registry.REGISTRY_NAME}", atomic.dumps_json(data))
-    extra = project.summaries
-    problems += _same_file(project, f"{out}/{docmap.SUMMARIES_NAME}", atomic.dumps_json(extra))
+    problems += _same_file(project, f"{out}/{docmap.SUMMARIES_NAME}", build_summaries(project))
     for name, text in project.docmap_texts.items():
         problems += _same_file(project, f"{out}/{name}", text.encode("utf-8"))
     return _result("registry", problems, project.root, modules=data["module_count"])
+
+
+def build_summaries(project: Project) -> bytes:
+    """MODULE_SUMMARIES.json as its inputs make it, built once per run: the summaries task writes
+    it, validate compares the file with it. A description edit leaves the summaries task up to
+    date, and then only validate needs this: the registry task begins it (``start_checks``)."""
+    return _summaries(project, forked.Forked).result()
+
+
+def _summaries(project: Project, how: Callable[[Callable[[], bytes]], forked.Forked[bytes]]) -> forked.Forked[bytes]:
+    return project.remember(("summaries",), lambda: how(lambda: atomic.dumps_json(project.summaries)))
 
 
 class MetaFile(NamedTuple):
@@ -227,11 +237,13 @@ def expect(project: Project) -> None:
 
 
 def start_checks(project: Project) -> None:
-    """Begin the early checks in forked children, if this run expects to validate. Their
+    """Begin the summaries and the early checks in forked children, if this run expects to
+    validate. The checks'
     results are kept by the versions of the ledgers they read: a measurement recorded meanwhile
     (a run that measures and validates) makes ``run`` begin them again. Children nobody asks for
     are stopped when the run ends."""
     if project.remembers(("validate expected",)):
+        _summaries(project, lambda build: forked.start(build, across_tasks=True))
         _early(project)
 
 

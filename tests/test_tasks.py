@@ -72,10 +72,21 @@ def test_changing_one_manifest_reruns_dependents_only(tmp_path):
     path.write_bytes(orjson.dumps({**data, "description": "Vision, reworded."}))
     code, executed, uptodate, err = t4(root, *ALL)
     assert code == 0, err
-    assert sorted(executed) == sorted(ALL) and uptodate == []
+    # summaries read no description: their task stays up to date, and the index still shows them
+    assert sorted(executed) == ["check_manifests", "docmap", "registry"] and uptodate == ["summaries"]
     after = outputs(root)
     assert b"Vision, reworded." in after["MODULE_REGISTRY.json"] and b"Vision, reworded." in after["MODULE_INDEX.md"]
     assert after["DOCUMENTATION_MAP.md"] == before["DOCUMENTATION_MAP.md"]  # nothing there changed
+    assert after["MODULE_SUMMARIES.json"] == before["MODULE_SUMMARIES.json"]
+
+
+def test_moving_a_modules_docs_reruns_the_summaries(tmp_path):
+    root = sample(tmp_path / "r")
+    assert t4(root, *ALL)[0] == 0
+    (root / "memory" / "README.md").unlink()  # the README its summary came from
+    code, executed, _, err = t4(root, *ALL)
+    assert code == 0, err
+    assert "summaries" in executed
 
 
 def test_reformatting_a_manifest_changes_no_output_and_skips_docmap(tmp_path):
