@@ -97,7 +97,10 @@ def start_meta(project: Project) -> None:
     """Begin building META in a forked child. The registry task calls this when it has written a
     changed registry: META is then rebuilt too, and at 10,000 modules its 0.4 s overlap with
     summaries and docmap, which come first. ``build_meta`` takes the child's result; a child
-    nobody asks for is stopped when the run ends."""
+    nobody asks for is stopped when the run ends. The ledgers are read here first, once, for
+    every child to inherit."""
+    for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER):
+        ledger.preload(record.ledger_path(project, name))
     _meta(project, lambda build: forked.start(build, across_tasks=True))
 
 

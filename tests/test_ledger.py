@@ -237,3 +237,25 @@ def test_real_ledgers_read_without_problems(tmp_path):
     assert edits["consciousness"]["_line"] == 3
     assert problems == []
     assert ledger.verify_chain(copy / "coverage.ndjson") == []
+
+
+def test_a_preloaded_ledger_is_read_and_chained_without_parsing_it_again(tmp_path, monkeypatch):
+    # validate preloads the ledgers before it forks: the children must inherit, not parse again
+    path = tmp_path / "coverage.ndjson"
+    for i in range(3):
+        assert ledger.append(path, entry(f"m{i}", f"d{i}", coverage=50.0 + i))
+    ledger.preload(path)
+    ledger.preload(tmp_path / "absent.ndjson")  # nothing recorded yet: nothing to read
+
+    def parse_again(*args):
+        raise AssertionError("parsed again")
+    monkeypatch.setattr(ledger, "_parse", parse_again)
+    monkeypatch.setattr(ledger, "_loads", parse_again)
+    assert [e["module"] for e in ledger.read(path)] == ["m0", "m1", "m2"]
+    assert ledger.verify_chain(path) == []
+    # an append is a new version of the file: that one is parsed
+    monkeypatch.undo()
+    assert ledger.append(path, entry("m3", "d3", coverage=60.0))
+    monkeypatch.setattr(ledger, "_parse", parse_again)
+    with pytest.raises(AssertionError, match="parsed again"):
+        list(ledger.read(path))
