@@ -13,7 +13,6 @@ import hashlib
 import os
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,25 +111,20 @@ def _walk(root: Path) -> list[str]:
     return found
 
 
-def list_files(root: Path, meanwhile: Callable[[], object] | None = None) -> FileListing:
-    """List the repository's files; git decides what belongs when root is a work tree.
-    ``meanwhile`` is called while git walks the work tree (a third of a second at 10,000
-    modules, with a core to spare): work the caller will want anyway."""
+def list_files(root: Path) -> FileListing:
+    """List the repository's files; git decides what belongs when root is a work tree."""
     # four git calls at once: the two that walk the work tree take most of the time
     listed_at = time.time()
     calls = [_start_git(root, "rev-parse", "--show-prefix"),
              _start_git(root, "ls-files", "-z", "--stage", "-v"),  # "<tag> <mode> <sha> <stage>\t<path>"
              _start_git(root, "ls-files", "-z", "--modified"),   # content differs from the index, or deleted
              _start_git(root, "ls-files", "-z", "--others", "--exclude-standard")]
-    top, staged = _wait(calls[0]), _wait(calls[1])
-    # "<tag> <mode> <blob> <stage>": slices, not splits (63,000 lines at 10,000 modules)
-    entries = [line.split("\t", 1) for line in staged] if top is not None and staged is not None else []
-    if meanwhile is not None:
-        meanwhile()
-    modified, untracked = _wait(calls[2]), _wait(calls[3])
+    top, staged, modified, untracked = (_wait(call) for call in calls)
     if top is not None and staged is not None:
         changed = set(modified or ())
         untracked = untracked or []
+        # "<tag> <mode> <blob> <stage>": slices, not splits (63,000 lines at 10,000 modules)
+        entries = [line.split("\t", 1) for line in staged]
         live = sorted({path for _, path in entries if path not in changed or os.path.lexists(root / path)})
         links = {path for meta, path in entries if meta[2:8] == "120000"}
         links.update(p for p in untracked if os.path.islink(root / p))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,34 +25,6 @@ from . import __version__, atomic, digests
 from .digests import sha256_of
 
 ABSENT = "-"  # the key part of a file that does not exist (or may not be read)
-
-
-# memo files read ahead (``prefetch``): path → (stat key, parsed content), each taken once
-_READ_AHEAD: dict[Path, tuple[tuple, Any]] = {}
-
-
-def prefetch(stores: Iterable[Path]) -> None:
-    """Read and parse these memo files now, for the ``Memo`` that opens each next: a run reads
-    four of them (16 MB at 10,000 modules) while git walks the work tree and a core is free."""
-    for store in stores:
-        try:
-            version = _version(store)
-            _READ_AHEAD[store] = (version, orjson.loads(store.read_bytes()))
-        except (OSError, orjson.JSONDecodeError):
-            _READ_AHEAD.pop(store, None)
-
-
-def _version(store: Path) -> tuple:
-    st = os.stat(store)
-    return st.st_mtime_ns, st.st_size, st.st_ino
-
-
-def _load(store: Path) -> Any:
-    """The parsed content of ``store``: as read ahead, unless the file changed since."""
-    ahead = _READ_AHEAD.pop(store, None)
-    if ahead is not None and ahead[0] == _version(store):
-        return ahead[1]
-    return orjson.loads(store.read_bytes())
 
 
 class Memo:
@@ -69,7 +41,7 @@ class Memo:
         self._changed = False
         if self.enabled:
             try:
-                loaded = _load(store)
+                loaded = orjson.loads(store.read_bytes())
                 if isinstance(loaded, dict) and loaded.get("code") == self.code:
                     self._known = loaded.get("entries", {})
             except (OSError, orjson.JSONDecodeError):

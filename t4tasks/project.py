@@ -36,7 +36,7 @@ class Project:
         (an up-to-date run at 10,000 modules can decide from ``key`` alone)."""
         root = root.resolve()
         cfg = config_mod.load(root)
-        listing = discovery.list_files(root, meanwhile=lambda: _read_ahead(root, cfg))
+        listing = discovery.list_files(root)
         digests.use_git(root, listing.clean_blobs, listing.listed_at)
         return cls(root, cfg, listing, discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude))
 
@@ -234,21 +234,6 @@ class Project:
             path.mkdir(parents=True, exist_ok=True)
             ignore.write_text("*\n")
         return path
-
-
-# the memos every run opens first (the modules, the registry entries, the task creators' plan and
-# inputs lists), read while git lists the files
-READ_AHEAD_MEMOS = ("modules", "registry", "plan", "inputs")
-
-
-def _read_ahead(root: Path, cfg: config_mod.Config) -> None:
-    """What a run reads first, read while git walks the work tree: those memos, and the ledgers
-    META, the gates and the checks read (children forked later inherit them parsed)."""
-    from . import ledger, record  # record imports this module
-
-    memo.prefetch(root / cfg.state_dir / "memo" / f"{name}.json" for name in READ_AHEAD_MEMOS)
-    for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER):
-        ledger.preload(root / cfg.ledger_dir / name)
 
 
 def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileListing,

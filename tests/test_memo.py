@@ -203,31 +203,3 @@ def test_file_part_is_absent_for_a_missing_file_and_follows_the_content(tmp_path
     assert second != first
     path.unlink()
     assert memo.file_part(tmp_path, "doc.md") == memo.ABSENT
-
-
-def test_a_store_read_ahead_is_used_once_and_only_while_the_file_is_unchanged(store, monkeypatch):
-    # a run reads its first memos while git lists the files; what it reads must be the file as it
-    # is when the memo opens
-    key = memo.key("k")
-    writer = Memo(store)
-    writer.get(key, Counter("first"))
-    writer.save()
-    memo.prefetch([store, store.parent / "absent.json"])  # a missing store is no error
-
-    reads = []
-    real = type(store).read_bytes
-    monkeypatch.setattr(type(store), "read_bytes", lambda self: reads.append(self) or real(self))
-    assert Memo(store).get(key, Counter("computed")) == "first"
-    assert reads == []                                   # taken from what was read ahead
-    assert Memo(store).get(key, Counter("computed")) == "first"
-    assert reads == [store]                              # once: the next memo reads the file
-
-    memo.prefetch([store])
-    age(store)                                           # (a rewrite after it was read ahead)
-    rewritten = Memo(store)
-    rewritten._known.clear()
-    rewritten.get(memo.key("new"), Counter("second"))
-    rewritten.save()
-    reads.clear()
-    assert Memo(store).get(memo.key("new"), Counter("computed")) == "second"
-    assert reads == [store]                              # the file changed: read, not the old content
