@@ -285,9 +285,12 @@ def profile(row: Row, t4_python: str, top: int = 15) -> None:
         subprocess.run(["git", "clone", "-q", str(src), str(repo)], check=True)
         shutil.copytree(src / ".t4", repo / ".t4")
     out = repo.parent / f"profile-{row.size}-{row.scenario.replace(' ', '-')}.prof"
+    # t4's own entry point ends with os._exit, before cProfile could write its file: call main()
+    entry = repo.parent / "profile_t4.py"
+    entry.write_text("import sys\nfrom t4tasks.cli import main\nsys.exit(main())\n", encoding="utf-8")
     t0 = time.perf_counter()
-    subprocess.run([t4_python, "-m", "cProfile", "-o", str(out), "-m", "t4tasks.cli", "--root", str(repo),
-                    "validate"], capture_output=True, check=False)
+    subprocess.run([t4_python, "-m", "cProfile", "-o", str(out), str(entry), "--root", str(repo), "validate"],
+                   capture_output=True, check=False)
     took = time.perf_counter() - t0
     print(f"\ncProfile of {row.size} modules, {row.scenario} ({took:.2f} s under the profiler):")
     for key in ("cumulative", "tottime"):

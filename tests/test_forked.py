@@ -62,9 +62,8 @@ def test_a_failing_with_block_stops_the_child():
         os.waitpid(pid, 0)
 
 
-def test_the_stats_a_child_took_are_known_here_unless_this_process_wrote_the_file(tmp_path):
-    # validate's checks stat 40,000 module files in a child; doit then records validate's state
-    # here from the same stats instead of taking them again
+def _stats_of_two_files(tmp_path):
+    """Two files, and a ``compute`` that stats both (in a child) and returns its pid."""
     read, written = tmp_path / "read.py", tmp_path / "written.py"
     for path in (read, written):
         path.write_text("x = 1\n")
@@ -73,6 +72,13 @@ def test_the_stats_a_child_took_are_known_here_unless_this_process_wrote_the_fil
         digests.stat(str(read))
         digests.stat(str(written))
         return os.getpid()
+    return read, written, compute
+
+
+def test_the_stats_a_child_took_are_known_here_unless_this_process_wrote_the_file(tmp_path):
+    # validate's checks stat 40,000 module files in a child; doit then records validate's state
+    # here from the same stats instead of taking them again
+    read, written, compute = _stats_of_two_files(tmp_path)
     with digests.run_scope():
         child = forked.start(compute)
         digests.forget(written)  # this process wrote it while the child ran
@@ -89,14 +95,7 @@ def test_the_stats_a_child_took_are_known_here_unless_this_process_wrote_the_fil
 
 def test_a_child_begun_for_a_later_task_is_learned_from_except_files_written_since(tmp_path):
     # the registry task begins validate's checks of inputs; validate takes them in two tasks later
-    read, written = tmp_path / "read.py", tmp_path / "written.py"
-    for path in (read, written):
-        path.write_text("x = 1\n")
-
-    def compute():
-        digests.stat(str(read))
-        digests.stat(str(written))
-        return os.getpid()
+    read, written, compute = _stats_of_two_files(tmp_path)
     with digests.run_scope():
         child = forked.start(compute, across_tasks=True)
         digests.forget(written)  # a task in between wrote it (say, the registry it belongs to)

@@ -401,43 +401,56 @@ def test_checks_whose_child_dies_run_in_this_process(repo, monkeypatch):
     assert _results(repo) == expected
 
 
-def _meta_run(root: Path, monkeypatch, *tasks: str) -> tuple[list, list]:
-    """Run ``tasks`` in this process; the children forked to build META, and the builds of META
-    done in this process (a child's are invisible here)."""
-    from t4tasks import cli, forked, meta
+def _recorded_run(root: Path, monkeypatch, *tasks: str) -> tuple[int, list[tuple[str, int | None]]]:
+    """Run ``tasks`` in this process: its exit code and what happened, in order: each child forked
+    to build META (``meta``), the summaries (``summaries``) or validate's checks of inputs
+    (``early``), with its pid; ``meta built here`` for a META built in this process (a child's
+    builds are invisible here); ``validate`` when the validate task's checks began."""
+    from t4tasks import cli, forked, meta, validate
 
-    started, built_here = [], []
-    start, build = forked.start, meta.build
+    events: list[tuple[str, int | None]] = []
+    start, build, run = forked.start, meta.build, validate.run
 
     def recording(compute, **options):
         child = start(compute, **options)
-        if compute.__qualname__.startswith("_meta."):
-            started.append(child.pid)
+        kind = compute.__qualname__.split(".")[0].lstrip("_")
+        if kind in ("meta", "summaries", "early"):
+            events.append((kind, child.pid))
         return child
 
     def building(*args, **kwargs):
-        built_here.append(args)
+        events.append(("meta built here", None))
         return build(*args, **kwargs)
+
+    def running(*args, **kwargs):
+        events.append(("validate", None))
+        return run(*args, **kwargs)
     monkeypatch.setattr(forked, "start", recording)
     monkeypatch.setattr(meta, "build", building)
+    monkeypatch.setattr(validate, "run", running)
     monkeypatch.chdir(root)
-    assert cli.main(["--root", str(root), *tasks]) == 0
-    return started, built_here
+    return cli.main(["--root", str(root), *tasks]), events
+
+
+def _run_serially(repo: Path, tmp_path: Path, monkeypatch, task: str, expected: int) -> Path:
+    """A copy of ``repo`` after ``t4 task`` with nothing forked: what a forked run must equal."""
+    serial = tmp_path / "serial"
+    shutil.copytree(repo, serial, symlinks=True)
+    with monkeypatch.context() as serially:
+        serially.setenv("T4_SERIAL", "1")
+        assert run_t4(serial, task)[0] == expected
+    return serial
 
 
 def test_meta_begun_by_the_registry_task_in_a_child_is_the_meta_built_here(repo, tmp_path, monkeypatch):
     # a new registry means a new META: the registry task begins it in a child, so that it overlaps
     # with summaries and docmap, and meta_registry writes the child's result
     raise_target(repo)
-    serial = tmp_path / "serial"
-    shutil.copytree(repo, serial, symlinks=True)
-    monkeypatch.setenv("T4_SERIAL", "1")
-    assert run_t4(serial, "meta_registry")[0] == 0
-    monkeypatch.delenv("T4_SERIAL")
+    serial = _run_serially(repo, tmp_path, monkeypatch, "meta_registry", expected=0)
 
-    started, built_here = _meta_run(repo, monkeypatch, "meta_registry")
-    assert len(started) == 1 and started[0] is not None
-    assert built_here == []
+    code, events = _recorded_run(repo, monkeypatch, "meta_registry")
+    assert code == 0
+    assert [kind for kind, _ in events] == ["meta"] and events[0][1] is not None  # nothing built here
     assert (repo / GENERATED / "META_REGISTRY.json").read_bytes() == (serial / GENERATED / "META_REGISTRY.json").read_bytes()
     assert orjson.loads((repo / GENERATED / "META_REGISTRY.json").read_bytes())["modules"]
 
@@ -446,33 +459,10 @@ def test_meta_begun_for_a_run_that_does_not_need_it_is_stopped_when_the_run_ends
     import os
 
     raise_target(repo)
-    started, _ = _meta_run(repo, monkeypatch, "registry")
-    assert len(started) == 1
+    code, events = _recorded_run(repo, monkeypatch, "registry")
+    assert code == 0 and [kind for kind, _ in events] == ["meta"]
     with pytest.raises(ChildProcessError):
-        os.waitpid(started[0], os.WNOHANG)  # stopped and reaped: no child of ours any more
-
-
-def _early_run(root: Path, monkeypatch, *tasks: str) -> list[str]:
-    """Run ``tasks`` in this process; what happened, in order: ``early`` for each child begun for
-    validate's checks of inputs, ``validate`` when the validate task's checks began."""
-    from t4tasks import cli, forked, validate
-
-    events: list[str] = []
-    start, run = forked.start, validate.run
-
-    def recording(compute, **options):
-        if compute.__qualname__.startswith("_early."):
-            events.append("early")
-        return start(compute, **options)
-
-    def running(*args, **kwargs):
-        events.append("validate")
-        return run(*args, **kwargs)
-    monkeypatch.setattr(forked, "start", recording)
-    monkeypatch.setattr(validate, "run", running)
-    monkeypatch.chdir(root)
-    cli.main(["--root", str(root), *tasks])
-    return events
+        os.waitpid(events[0][1], os.WNOHANG)  # stopped and reaped: no child of ours any more
 
 
 def test_checks_of_inputs_begun_by_the_registry_task_are_those_validate_reports(repo, tmp_path, monkeypatch):
@@ -480,20 +470,19 @@ def test_checks_of_inputs_begun_by_the_registry_task_are_those_validate_reports(
     # inputs (coverage and docs fail here), so they overlap with summaries, docmap and META
     raise_target(repo)
     break_link(repo)
-    serial = tmp_path / "serial"
-    shutil.copytree(repo, serial, symlinks=True)
-    monkeypatch.setenv("T4_SERIAL", "1")
-    assert run_t4(serial, "validate")[0] == 1
-    monkeypatch.delenv("T4_SERIAL")
+    serial = _run_serially(repo, tmp_path, monkeypatch, "validate", expected=1)
 
-    assert _early_run(repo, monkeypatch, "validate") == ["early", "early", "validate"]
+    code, events = _recorded_run(repo, monkeypatch, "validate")
+    assert code == 1
+    assert [kind for kind, _ in events] == ["meta", "summaries", "early", "early", "validate"]
     assert report(repo) == report(serial)
     assert {"coverage", "docs"} <= failing(report(repo))
 
 
 def test_a_run_that_does_not_validate_begins_no_checks(repo, monkeypatch):
     raise_target(repo)  # the registry changes
-    assert _early_run(repo, monkeypatch, "docmap") == []
+    code, events = _recorded_run(repo, monkeypatch, "docmap")
+    assert code == 0 and [kind for kind, _ in events] == ["meta"]  # (stopped when the run ends)
 
 
 def test_checks_begun_before_a_ledger_changed_are_begun_again(repo, monkeypatch):
