@@ -309,6 +309,7 @@ def task_meta_registry():
     docs = _plan(project)["docs"]
 
     def write() -> None:
+        validate.start_checks(project)  # new records (a measurement): begin validate's checks too
         built = validate.build_meta(project)
         atomic.write_bytes(project.root / out / meta.META_NAME, built.content)
         summary = built.summary

@@ -241,7 +241,9 @@ def expect(project: Project) -> None:
 
 def start_checks(project: Project) -> None:
     """Begin the summaries and the early checks in forked children, if this run expects to
-    validate. The checks'
+    validate. The registry task calls this when the registry changed, and the META task when the
+    ledgers did (after a measurement), so that the checks overlap with what those tasks build. The
+    checks'
     results are kept by the versions of the ledgers they read: a measurement recorded meanwhile
     (a run that measures and validates) makes ``run`` begin them again. Children nobody asks for
     are stopped when the run ends."""

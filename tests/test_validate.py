@@ -479,6 +479,19 @@ def test_checks_of_inputs_begun_by_the_registry_task_are_those_validate_reports(
     assert {"coverage", "docs"} <= failing(report(repo))
 
 
+def test_checks_of_inputs_begin_with_meta_after_new_ledger_records(repo, tmp_path, monkeypatch):
+    # after a measurement the registry is up to date and META is not: the META task begins the
+    # checks, which then overlap with META built here
+    edit_ledger_value(repo)
+    serial = _run_serially(repo, tmp_path, monkeypatch, "validate", expected=1)
+
+    code, events = _recorded_run(repo, monkeypatch, "validate")
+    assert code == 1
+    assert [kind for kind, _ in events] == ["summaries", "early", "early", "meta built here", "validate"]
+    assert report(repo) == report(serial)
+    assert failing(report(repo)) == {"ledger"}
+
+
 def test_a_run_that_does_not_validate_begins_no_checks(repo, monkeypatch):
     raise_target(repo)  # the registry changes
     code, events = _recorded_run(repo, monkeypatch, "docmap")
