@@ -35,7 +35,6 @@ CHANGED_SINCE_ENV = "T4_CHANGED_SINCE"
 # which task creators a task needs loaded besides its own: the producers of the files it reads
 CREATOR_DEPS = {
     "docmap": ["registry", "summaries"],
-    "summaries": ["registry"],
     "meta_registry": ["registry"],
     "validate": ["registry", "summaries", "docmap", "meta_registry", "trends"],
     "dashboard": ["meta_registry", "trends"],
