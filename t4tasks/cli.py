@@ -20,7 +20,7 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 
-from . import __version__, children, digests, forked, shard, state, tasks
+from . import __version__, children, digests, forked, shard, state, tasks, validate
 from .project import load_cached
 from .config import ConfigError
 
@@ -179,6 +179,8 @@ def _namespace(wanted: list[str] | None = None) -> dict:
     names = tasks.creators_for(wanted) if wanted else {n.removeprefix("task_") for n in dir(tasks) if n.startswith("task_")}
     namespace = {f"task_{name}": getattr(tasks, f"task_{name}") for name in names}
     namespace["DOIT_CONFIG"] = tasks.doit_config(project)
+    if wanted and "validate" in names:  # (not for `t4 list`, which loads every creator)
+        validate.expect(project)  # before the creators run: their plan may begin validate's checks
     return namespace
 
 

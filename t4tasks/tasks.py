@@ -99,10 +99,19 @@ def _report_problems(problems, header: str) -> None:
 def _plan(project: Project) -> dict:
     """What the registry-side task creators declare: the registry's digest and the files that
     summaries, META and validate read. Remembered by the project key, so an up-to-date run at
-    10,000 modules decides without parsing a manifest (the actions parse them when they run)."""
+    10,000 modules decides without parsing a manifest (the actions parse them when they run).
+    A plan computed anew means changed manifests or files: a run that validates then begins META
+    and validate's checks of inputs here, while doit is still loading tasks (see ``validate``)."""
+    def compute_and_begin() -> dict:
+        plan = _compute_plan(project)
+        if validate.expected(project):
+            validate.start_meta(project)
+            validate.start_checks(project)
+        return plan
+
     def compute() -> dict:
         remembered = project.memo("plan")
-        plan = remembered.get(project.key, lambda: _compute_plan(project))
+        plan = remembered.get(project.key, compute_and_begin)
         remembered.save()
         return plan
 

@@ -70,7 +70,7 @@ def check_registry(project: Project) -> CheckResult:
 def build_summaries(project: Project) -> bytes:
     """MODULE_SUMMARIES.json as its inputs make it, built once per run: the summaries task writes
     it, validate compares the file with it. A description edit leaves the summaries task up to
-    date, and then only validate needs this: the registry task begins it (``start_checks``)."""
+    date, and then only validate needs this: ``start_checks`` begins it ahead."""
     return _summaries(project, forked.Forked).result()
 
 
@@ -207,9 +207,8 @@ CHECKS: tuple[Callable[[Project], CheckResult], ...] = (
 
 
 # The checks that read only inputs (manifests, module docs, ledgers, module files): none of the
-# tasks validate waits for writes those, so they can begin as soon as the registry task has
-# written a new registry (``start_checks``), on the second core while summaries and docmap are
-# rendered. Each group runs in a forked child (at 10,000 modules each takes about 0.6 s); the
+# tasks validate waits for writes those, so they can begin as soon as the registry is known
+# (``start_checks``), on the second core while the registry, summaries and docmap are written. Each group runs in a forked child (at 10,000 modules each takes about 0.6 s); the
 # other checks compare the derived files those tasks write, in this process. The report is the
 # same bytes however they run.
 EARLY = (("coverage", "bench"), ("manifests", "docs", "ledger"))
@@ -234,20 +233,26 @@ def run(project: Project, strict: bool = False) -> list[CheckResult]:
 
 
 def expect(project: Project) -> None:
-    """Say that this run may validate ``project`` (the validate task is loaded): only then does
-    the registry task begin the early checks, which a run without validate would throw away."""
+    """Say that this run may validate ``project`` (the validate task is loaded): only then are the
+    early checks begun ahead, which a run without validate would throw away. ``t4`` says so before
+    doit loads any task, the validate task's creator says it for a ``dodo.py`` of one's own."""
     project.remember(("validate expected",), lambda: True)
+
+
+def expected(project: Project) -> bool:
+    return project.remembers(("validate expected",))
 
 
 def start_checks(project: Project) -> None:
     """Begin the summaries and the early checks in forked children, if this run expects to
-    validate. The registry task calls this when the registry changed, and the META task when the
-    ledgers did (after a measurement), so that the checks overlap with what those tasks build. The
+    validate. The task creators' plan calls this when manifests or files changed, the registry
+    task when the registry did, and the META task when the ledgers did (after a measurement), so
+    that the checks overlap with what those tasks build. The
     checks'
     results are kept by the versions of the ledgers they read: a measurement recorded meanwhile
     (a run that measures and validates) makes ``run`` begin them again. Children nobody asks for
     are stopped when the run ends."""
-    if project.remembers(("validate expected",)):
+    if expected(project):
         _summaries(project, lambda build: forked.start(build, across_tasks=True))
         _early(project)
 

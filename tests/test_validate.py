@@ -465,9 +465,10 @@ def test_meta_begun_for_a_run_that_does_not_need_it_is_stopped_when_the_run_ends
         os.waitpid(events[0][1], os.WNOHANG)  # stopped and reaped: no child of ours any more
 
 
-def test_checks_of_inputs_begun_by_the_registry_task_are_those_validate_reports(repo, tmp_path, monkeypatch):
-    # a new registry means a validate run: the registry task begins the checks that read only
-    # inputs (coverage and docs fail here), so they overlap with summaries, docmap and META
+def test_checks_of_inputs_begun_ahead_are_those_validate_reports(repo, tmp_path, monkeypatch):
+    # changed manifests and a validate run: the checks that read only inputs (coverage and docs
+    # fail here) begin while doit loads tasks, so they overlap with the registry, summaries,
+    # docmap and META
     raise_target(repo)
     break_link(repo)
     serial = _run_serially(repo, tmp_path, monkeypatch, "validate", expected=1)
@@ -479,15 +480,22 @@ def test_checks_of_inputs_begun_by_the_registry_task_are_those_validate_reports(
     assert {"coverage", "docs"} <= failing(report(repo))
 
 
-def test_checks_of_inputs_begin_with_meta_after_new_ledger_records(repo, tmp_path, monkeypatch):
-    # after a measurement the registry is up to date and META is not: the META task begins the
+@pytest.mark.parametrize("ahead", [True, False], ids=["t4 validate", "all creators loaded"])
+def test_checks_of_inputs_begin_with_meta_after_new_ledger_records(repo, tmp_path, monkeypatch, ahead):
+    # after a measurement the registry is up to date and META is not. When the run is known to
+    # validate, the task creators' plan begins META and the checks (the ledgers are new files);
+    # otherwise (every creator loaded, as `t4 -n 2 validate` does) the META task begins the
     # checks, which then overlap with META built here
     edit_ledger_value(repo)
     serial = _run_serially(repo, tmp_path, monkeypatch, "validate", expected=1)
 
+    if not ahead:
+        from t4tasks import cli
+        monkeypatch.setattr(cli, "requested_tasks", lambda words: None)
     code, events = _recorded_run(repo, monkeypatch, "validate")
     assert code == 1
-    assert [kind for kind, _ in events] == ["summaries", "early", "early", "meta built here", "validate"]
+    assert [kind for kind, _ in events] == (["meta", "summaries", "early", "early", "validate"] if ahead else
+                                            ["summaries", "early", "early", "meta built here", "validate"])
     assert report(repo) == report(serial)
     assert failing(report(repo)) == {"ledger"}
 
