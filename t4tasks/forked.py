@@ -100,7 +100,9 @@ def start(compute: Callable[[], T], across_tasks: bool = False) -> Forked[T]:
         code = 1
         try:
             os.close(read_end)
-            before = digests.known()
+            # a result used across tasks sends the stats it inherited too: the parent has since
+            # begun a new task's memory, and they say which content the result was made from
+            before = set() if across_tasks else digests.known()
             result = compute()
             with os.fdopen(write_end, "wb") as pipe:
                 pickle.dump((result, digests.learned_since(before)), pipe)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import orjson
 
@@ -19,6 +19,8 @@ from . import (atomic, bench_gate, coverage_gate, docmap, docs_check, forked, le
                memo, meta, observed, record, registry, trends)
 from .problems import Problem, relative_to
 from .project import Project
+
+T = TypeVar("T")
 
 REPORT_JSON = "VALIDATION_REPORT.json"
 REPORT_MD = "VALIDATION_REPORT.md"
@@ -101,7 +103,7 @@ def start_meta(project: Project) -> None:
     every child to inherit."""
     for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER):
         ledger.preload(record.ledger_path(project, name))
-    _meta(project, lambda build: forked.start(build, across_tasks=True))
+    _meta(project, _ahead)
 
 
 def _meta(project: Project, how: Callable[[Callable[[], MetaFile]], forked.Forked[MetaFile]]) -> forked.Forked[MetaFile]:
@@ -125,9 +127,14 @@ def _meta(project: Project, how: Callable[[Callable[[], MetaFile]], forked.Forke
 
 def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
     """The trend CSVs' text and the ledger problems, built once per version of the ledgers (the
-    trends task writes them and validate compares the files with them in the same run)."""
+    trends task writes them and validate compares the files with them in the same run; when the
+    trends are up to date, ``start_checks`` begins them ahead for validate)."""
+    return _trends(project, forked.Forked).result()
+
+
+def _trends(project: Project, how: Callable[[Callable[[], tuple]], forked.Forked[tuple]]) -> forked.Forked[tuple]:
     ledger_dir = project.root / project.config.ledger_dir
-    return project.remember(("trends", _ledger_versions(project)), lambda: trends.render(ledger_dir))
+    return project.remember(("trends", _ledger_versions(project)), lambda: how(lambda: trends.render(ledger_dir)))
 
 
 def _ledger_versions(project: Project) -> tuple:
@@ -244,25 +251,29 @@ def expected(project: Project) -> bool:
 
 
 def start_checks(project: Project) -> None:
-    """Begin the summaries and the early checks in forked children, if this run expects to
-    validate. The task creators' plan calls this when manifests or files changed, the registry
-    task when the registry did, and the META task when the ledgers did (after a measurement), so
-    that the checks overlap with what those tasks build. The
-    checks'
-    results are kept by the versions of the ledgers they read: a measurement recorded meanwhile
-    (a run that measures and validates) makes ``run`` begin them again. Children nobody asks for
-    are stopped when the run ends."""
+    """Begin the summaries, the trends and the early checks in forked children, if this run
+    expects to validate. The task creators' plan calls this when manifests or files changed, the
+    registry task when the registry did, and the META task when the ledgers did (after a
+    measurement), so that the checks overlap with what those tasks build. The results that read
+    ledgers are kept by the ledgers' versions: a measurement recorded meanwhile (a run that
+    measures and validates) makes ``run`` begin them again. Children nobody asks for are stopped
+    when the run ends."""
     if expected(project):
-        _summaries(project, lambda build: forked.start(build, across_tasks=True))
+        _summaries(project, _ahead)
+        _trends(project, _ahead)
         _early(project)
+
+
+def _ahead(build: Callable[[], T]) -> forked.Forked[T]:
+    """Begin ``build`` in a child for a later task."""
+    return forked.start(build, across_tasks=True)
 
 
 def _early(project: Project) -> list[forked.Forked[list[CheckResult]]]:
     by_name = {_name(c): c for c in CHECKS}
 
     def begin() -> list[forked.Forked[list[CheckResult]]]:
-        return [forked.start(lambda group=group: [_run_one(by_name[n], project) for n in group], across_tasks=True)
-                for group in EARLY]
+        return [_ahead(lambda group=group: [_run_one(by_name[n], project) for n in group]) for group in EARLY]
 
     return project.remember(("early checks", _ledger_versions(project)), begin)
 

@@ -96,7 +96,10 @@ def test_the_stats_a_child_took_are_known_here_unless_this_process_wrote_the_fil
 def test_a_child_begun_for_a_later_task_is_learned_from_except_files_written_since(tmp_path):
     # the registry task begins validate's checks of inputs; validate takes them in two tasks later
     read, written, compute = _stats_of_two_files(tmp_path)
+    inherited = tmp_path / "module.manifest.json"
+    inherited.write_text("{}\n")
     with digests.run_scope():
+        digests.stat(str(inherited))  # taken here before the child began (loading the manifests)
         child = forked.start(compute, across_tasks=True)
         digests.forget(written)  # a task in between wrote it (say, the registry it belongs to)
         digests.forget()         # and ended
@@ -104,6 +107,7 @@ def test_a_child_begun_for_a_later_task_is_learned_from_except_files_written_sin
         assert child.result() != os.getpid()
         known = digests.memory().stats
         assert str(read) in known
+        assert str(inherited) in known  # the child's memory began with it: it comes back too
         assert str(written) not in known
 
 

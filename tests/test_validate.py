@@ -403,8 +403,8 @@ def test_checks_whose_child_dies_run_in_this_process(repo, monkeypatch):
 
 def _recorded_run(root: Path, monkeypatch, *tasks: str) -> tuple[int, list[tuple[str, int | None]]]:
     """Run ``tasks`` in this process: its exit code and what happened, in order: each child forked
-    to build META (``meta``), the summaries (``summaries``) or validate's checks of inputs
-    (``early``), with its pid; ``meta built here`` for a META built in this process (a child's
+    to build META (``meta``), the summaries (``summaries``), the trends (``trends``) or validate's
+    checks of inputs (``early``), with its pid; ``meta built here`` for a META built in this process (a child's
     builds are invisible here); ``validate`` when the validate task's checks began."""
     from t4tasks import cli, forked, meta, validate
 
@@ -414,7 +414,7 @@ def _recorded_run(root: Path, monkeypatch, *tasks: str) -> tuple[int, list[tuple
     def recording(compute, **options):
         child = start(compute, **options)
         kind = compute.__qualname__.split(".")[0].lstrip("_")
-        if kind in ("meta", "summaries", "early"):
+        if kind in ("meta", "summaries", "trends", "early"):
             events.append((kind, child.pid))
         return child
 
@@ -475,7 +475,7 @@ def test_checks_of_inputs_begun_ahead_are_those_validate_reports(repo, tmp_path,
 
     code, events = _recorded_run(repo, monkeypatch, "validate")
     assert code == 1
-    assert [kind for kind, _ in events] == ["meta", "summaries", "early", "early", "validate"]
+    assert [kind for kind, _ in events] == ["meta", "summaries", "trends", "early", "early", "validate"]
     assert report(repo) == report(serial)
     assert {"coverage", "docs"} <= failing(report(repo))
 
@@ -494,8 +494,8 @@ def test_checks_of_inputs_begin_with_meta_after_new_ledger_records(repo, tmp_pat
         monkeypatch.setattr(cli, "requested_tasks", lambda words: None)
     code, events = _recorded_run(repo, monkeypatch, "validate")
     assert code == 1
-    assert [kind for kind, _ in events] == (["meta", "summaries", "early", "early", "validate"] if ahead else
-                                            ["summaries", "early", "early", "meta built here", "validate"])
+    assert [kind for kind, _ in events] == (["meta", "summaries", "trends", "early", "early", "validate"] if ahead
+                                            else ["summaries", "trends", "early", "early", "meta built here", "validate"])
     assert report(repo) == report(serial)
     assert failing(report(repo)) == {"ledger"}
 
