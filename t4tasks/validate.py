@@ -21,6 +21,9 @@ from .problems import Problem, relative_to
 from .project import Project
 
 T = TypeVar("T")
+# how a result made once per run is made: ``forked.Forked`` (here, when first asked for) or
+# ``_ahead`` (begun now in a forked child, for a later task)
+_How = Callable[[Callable[[], T]], "forked.Forked[T]"]
 
 REPORT_JSON = "VALIDATION_REPORT.json"
 REPORT_MD = "VALIDATION_REPORT.md"
@@ -76,7 +79,7 @@ def build_summaries(project: Project) -> bytes:
     return _summaries(project, forked.Forked).result()
 
 
-def _summaries(project: Project, how: Callable[[Callable[[], bytes]], forked.Forked[bytes]]) -> forked.Forked[bytes]:
+def _summaries(project: Project, how: _How) -> forked.Forked[bytes]:
     return project.remember(("summaries",), lambda: how(lambda: atomic.dumps_json(project.summaries)))
 
 
@@ -106,7 +109,7 @@ def start_meta(project: Project) -> None:
     _meta(project, _ahead)
 
 
-def _meta(project: Project, how: Callable[[Callable[[], MetaFile]], forked.Forked[MetaFile]]) -> forked.Forked[MetaFile]:
+def _meta(project: Project, how: _How) -> forked.Forked[MetaFile]:
     def build() -> MetaFile:
         cov_latest = _latest(project, record.COVERAGE_LEDGER, "coverage")
         bench_latest = _latest(project, record.BENCH_LEDGER, "bench")
@@ -132,7 +135,7 @@ def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
     return _trends(project, forked.Forked).result()
 
 
-def _trends(project: Project, how: Callable[[Callable[[], tuple]], forked.Forked[tuple]]) -> forked.Forked[tuple]:
+def _trends(project: Project, how: _How) -> forked.Forked[tuple]:
     ledger_dir = project.root / project.config.ledger_dir
     return project.remember(("trends", _ledger_versions(project)), lambda: how(lambda: trends.render(ledger_dir)))
 
@@ -215,9 +218,10 @@ CHECKS: tuple[Callable[[Project], CheckResult], ...] = (
 
 # The checks that read only inputs (manifests, module docs, ledgers, module files): none of the
 # tasks validate waits for writes those, so they can begin as soon as the registry is known
-# (``start_checks``), on the second core while the registry, summaries and docmap are written. Each group runs in a forked child (at 10,000 modules each takes about 0.6 s); the
-# other checks compare the derived files those tasks write, in this process. The report is the
-# same bytes however they run.
+# (``start_checks``), on the second core while the registry, summaries and docmap are written.
+# Each group runs in a forked child (at 10,000 modules each takes about 0.6 s); the other checks
+# compare the derived files those tasks write, in this process. The report is the same bytes
+# however they run.
 EARLY = (("coverage", "bench"), ("manifests", "docs", "ledger"))
 
 
@@ -232,7 +236,7 @@ def run(project: Project, strict: bool = False) -> list[CheckResult]:
             else:
                 results.append(_run_one(check, project))
         return results
-    early = _early(project)  # begun by the registry task, or now
+    early = _early(project)  # begun ahead (``start_checks``), or now
     found = {_name(c): _run_one(c, project) for c in CHECKS if not any(_name(c) in g for g in EARLY)}
     for group in early:
         found.update((r.name, r) for r in group.result())
