@@ -82,13 +82,12 @@ class RunMemory:
     """What one run knows of files, by path: flat dicts of immutable values, nothing the cyclic
     garbage collector has to traverse."""
 
-    def __init__(self, written_in_run: set[str] | None = None) -> None:
+    def __init__(self, written: set[str] | None = None) -> None:
         self.stats: dict[str, Stat] = {}
         self.shas: dict[str, str] = {}
         self.ids: dict[str, str] = {}  # content ids: each stage's memo keys ask for them again
-        self.written: set[str] = set()  # forgotten since the task began: T4 wrote them
-        # what T4 wrote since the run began, earlier tasks included (see ``learn``)
-        self.written_in_run: set[str] = set() if written_in_run is None else written_in_run
+        # what T4 wrote since the run began, in earlier tasks too (kept by the next task's memory)
+        self.written: set[str] = set() if written is None else written
 
 
 class Learned(NamedTuple):
@@ -254,13 +253,12 @@ def forget(path: str | os.PathLike | None = None) -> None:
     if run is None:
         return
     if path is None:
-        _cache.run = RunMemory(run.written_in_run)
+        _cache.run = RunMemory(run.written)
         return
     path = os.path.abspath(path)
     for known in (run.stats, run.shas, run.ids):
         known.pop(path, None)
     run.written.add(path)
-    run.written_in_run.add(path)
 
 
 def memory() -> RunMemory | None:
@@ -283,8 +281,8 @@ def learned_since(before: set[str]) -> Learned:
 
 
 def learn(learned: Learned, during: RunMemory | None, across_tasks: bool = False) -> None:
-    """Take in the stats a forked child took while ``during`` was this run's memory; a file this
-    process wrote meanwhile keeps what this process knows, which is newer. Nothing when a task
+    """Take in the stats a forked child took while ``during`` was this run's memory; a file T4
+    wrote in this run keeps what this process knows, which is newer. Nothing when a task
     has ended since (the memory was renewed), unless the child's result is itself used
     ``across_tasks``: work begun for a later task, whose result is kept only while the files a
     task could change outside T4's writes (the ledgers a measurement appends to) are unchanged.
@@ -293,10 +291,9 @@ def learn(learned: Learned, during: RunMemory | None, across_tasks: bool = False
     run = _cache.run
     if run is None or (run is not during and not across_tasks):
         return
-    written = run.written if run is during else run.written_in_run
     numbers = iter(learned.numbers)
     for path, stat in zip(learned.paths, map(Stat._make, zip(numbers, numbers, numbers, numbers))):
-        if path not in written:
+        if path not in run.written:
             run.stats.setdefault(path, stat)
 
 

@@ -237,7 +237,8 @@ def run(project: Project, strict: bool = False) -> list[CheckResult]:
                 results.append(_run_one(check, project))
         return results
     early = _early(project)  # begun ahead (``start_checks``), or now
-    found = {_name(c): _run_one(c, project) for c in CHECKS if not any(_name(c) in g for g in EARLY)}
+    early_names = {name for group in EARLY for name in group}
+    found = {_name(c): _run_one(c, project) for c in CHECKS if _name(c) not in early_names}
     for group in early:
         found.update((r.name, r) for r in group.result())
     return [found[_name(c)] for c in CHECKS]
