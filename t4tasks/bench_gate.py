@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import bench, inputs, ledger, record
+from . import bench, inputs, ledger, memo, record
 from .module import Module
 from .problems import Problem
 from .project import Project
@@ -36,14 +36,14 @@ def history(project: Project) -> tuple[dict[str, list[dict]], list[Problem]]:
     return ledger.by_module(record.ledger_path(project, record.BENCH_LEDGER), problems), problems
 
 
-def judge(project: Project, module: Module, entries: list[dict]) -> Verdict:
+def judge(project: Project, module: Module, entries: list[dict], remembered: memo.Memo) -> Verdict:
     if not entries:
         return Verdict(module.name, "no_observation", "has benchmarks, never measured")
     latest = entries[-1]
     if latest.get("status") != "ok":
         return Verdict(module.name, latest.get("status", "unknown"), "last benchmark run did not pass")
     files = inputs.module_inputs(project, module, module.bench_paths)
-    if latest.get(ledger.INPUT_DIGEST) != inputs.input_digest(project.root, files, inputs.bench_spec(project, module)):
+    if latest.get(ledger.INPUT_DIGEST) != inputs.digest_now(project, remembered, files, inputs.bench_spec(project, module)):
         return Verdict(module.name, "stale", "code or benchmarks changed since the observation")
     summary = latest.get("summary")
     if bench.meets_sla(module.manifest, summary) is False:
@@ -59,4 +59,7 @@ def judge(project: Project, module: Module, entries: list[dict]) -> Verdict:
 
 def run(project: Project, modules: list[Module]) -> tuple[list[Verdict], list[Problem]]:
     per_module, problems = history(project)
-    return [judge(project, m, per_module.get(m.name, [])) for m in modules], problems
+    remembered = project.memo("bench-digests")
+    verdicts = [judge(project, m, per_module.get(m.name, []), remembered) for m in modules]
+    remembered.save()
+    return verdicts, problems

@@ -34,8 +34,8 @@ class ContentChecker(FileChangedChecker):
         # later run would otherwise hash them again)
         self.refreshed: dict[str, list] = {}
         # the stat doit took to decide a task was stale, reused to record its state once the task
-        # succeeded: one stat per dependency instead of two (validate has 100,000 at 10,000
-        # modules), and the state recorded is that of the content the task saw
+        # succeeded: one stat per dependency instead of two, and the state recorded is that of
+        # the content the task saw
         self._seen: dict[str, os.stat_result] = {}
 
     def info(self, path):

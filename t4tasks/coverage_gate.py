@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import inputs, ledger, record
+from . import inputs, ledger, memo, record
 from .module import Module
 from .problems import Problem
 from .project import Project
@@ -51,7 +51,7 @@ def history(project: Project) -> tuple[dict[str, list[dict]], list[Problem]]:
     return ledger.by_module(record.ledger_path(project, record.COVERAGE_LEDGER), problems), problems
 
 
-def judge(project: Project, module: Module, entries: list[dict], ratchet: bool) -> Verdict:
+def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, remembered: memo.Memo) -> Verdict:
     target = target_of(project, module)
     latest = entries[-1] if entries else None
     observed = latest.get("coverage") if latest else None
@@ -67,7 +67,7 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool) 
     digest = latest.get(ledger.INPUT_DIGEST)
     files = inputs.module_inputs(project, module, module.test_paths)
     spec = inputs.coverage_spec(project, module)
-    if digest is not None and digest != inputs.input_digest(project.root, files, spec):
+    if digest is not None and digest != inputs.digest_now(project, remembered, files, spec):
         return Verdict(module.name, observed, target, "stale", "code or tests changed since the observation")
     if target is None:
         return Verdict(module.name, observed, None, "no_target", "no lane and no testing.coverage_target")
@@ -82,5 +82,7 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool) 
 
 def run(project: Project, modules: list[Module], ratchet: bool = False) -> tuple[list[Verdict], list[Problem]]:
     per_module, problems = history(project)
-    verdicts = [judge(project, m, per_module.get(m.name, []), ratchet) for m in modules]
+    remembered = project.memo("coverage-digests")
+    verdicts = [judge(project, m, per_module.get(m.name, []), ratchet, remembered) for m in modules]
+    remembered.save()
     return verdicts, problems

@@ -5,7 +5,7 @@ the run itself on a large repository (and after a fresh clone, when every mtime 
 checker re-reads every dependency on every run, because it only saves state for tasks that ran).
 Two memories avoid the reading:
 
-* by file: (mtime, size, inode) → sha256. Like git's index, an entry whose mtime is within a few
+* by file: (mtime, size, inode) → sha256 and git blob id (both from one read). Like git's index, an entry whose mtime is within a few
   seconds of the moment it was recorded is not trusted later ("racily clean": the file could
   change again within the same clock tick).
 * by git blob: the listing gives the blob id of every tracked file whose content equals the index
@@ -22,6 +22,18 @@ the module that changed): up to ``READ_FILES`` files and ``READ_BYTES`` bytes ar
 because loading and saving the store costs a tenth of a second at 10,000 modules (63,000 files),
 as much as reading 100 MB or 5,000 small files.
 
+Memo keys and task settings name files by a content id: the git blob id, which the listing gives
+for a clean tracked file and which is computed as git would for any other, so that committing or
+staging a file changes no id. A run judges the listing: within a run, the content id of a file
+git lists as clean (and T4 has not written since) is its blob id, without a ``stat``. Memo keys, and the content digests of the
+inputs that tasks declare in their settings, name 60,000 files at 10,000 modules; git has just
+compared each with its index, in C, and a ``stat`` each again costs more than that. A file edited
+after git looked keeps its listed id for the rest of the run, as if edited just after the run; the
+next run lists it as modified. What must not happen is a remembered result made from the new
+content under the old id: ``Memo.get`` checks the files of a key it has to compute (a ``stat``
+each, for the few keys that miss) and remembers nothing made from a file changed since the
+listing (``unchecked_ids``, ``doubt``).
+
 Within a T4 run (``run_scope``) a file's stat and sha256 are also kept in memory, so the memo
 keys of the five tasks that rebuild at once after a change cost a dict lookup, not a ``stat`` each
 (about 230,000 of them at 10,000 modules), and doit's checker records a finished task's state from
@@ -30,8 +42,8 @@ ends (``forget``, called by T4's reporter): a file is assumed unchanged only for
 task, the span in which doit itself assumes it. (The checker's own stats, taken to decide whether a
 task is stale, are not kept: an up-to-date run would pay for keeping 100,000 of them and use none.)
 A forked child (see ``forked``) sends back the stats it took (``learned_since``), and this process
-takes them in (``learn``) unless it wrote the file meanwhile: validate's checks stat 40,000 module
-files in a child, and doit records validate's state from the same stats.
+takes them in (``learn``) unless it wrote the file meanwhile: doit records a task's state from the
+stats its work took in a child.
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -66,6 +78,17 @@ READ_BYTES = 32 * 1024 * 1024
 def sha256_of(path: str | os.PathLike) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def hashes_of(path: str | os.PathLike) -> tuple[str, str]:
+    """The sha256 of a file and its git blob id (what ``git hash-object`` says), in one read."""
+    with open(path, "rb") as handle:
+        sha256 = hashlib.sha256()
+        blob = hashlib.sha1(b"blob %d\0" % os.fstat(handle.fileno()).st_size)
+        while chunk := handle.read(1 << 20):
+            sha256.update(chunk)
+            blob.update(chunk)
+    return sha256.hexdigest(), blob.hexdigest()
 
 
 class Stat(NamedTuple):
@@ -140,6 +163,25 @@ class DigestCache:
                 return blob if stat.st_ctime_ns / 1e9 < listed_at - margin else None
         return None
 
+    def _listed_blob(self, path: str) -> str | None:
+        """The blob id the listing gives ``path`` (a clean tracked file), unchecked."""
+        for prefix, (blobs, _) in self._git.items():
+            if path.startswith(prefix):
+                return blobs.get(path[len(prefix):])
+        return None
+
+    def changed_since_listing(self, paths: list[str]) -> bool:
+        """Whether any of ``paths``, keyed by the blob id the listing gave it, may hold other
+        content now: it is gone, or its ctime is not older than the listing (see ``_blob_of``)."""
+        for path in paths:
+            try:
+                stat = os.stat(path)
+            except OSError:
+                return True
+            if self._blob_of(path, stat) is None:
+                return True
+        return False
+
     def _stat(self, path: str) -> os.stat_result | Stat:
         """A stat of ``path``: the run's (see the module doc), or a fresh one."""
         run = self.run
@@ -162,40 +204,80 @@ class DigestCache:
 
     def _digest(self, path: str, stat: os.stat_result | Stat) -> str:
         key = path if os.path.isabs(path) else os.path.abspath(path)
-        if not self._loaded:
-            files, size = self._reads_left
-            if files and stat.st_size <= size:
-                self._reads_left = (files - 1, size - stat.st_size)
-                return sha256_of(path)
-            self._load()
+        if not self._spare_store(stat):
+            return hashes_of(path)[0]
         blob = self._blob_of(key, stat) if self._git else None
         if blob is not None and blob in self._blobs:
             return self._blobs[blob]
-        known = self._files.get(key)
-        fingerprint = [stat.st_mtime_ns, stat.st_size, stat.st_ino]
-        if known and known[:3] == fingerprint and known[4] - stat.st_mtime_ns / 1e9 > RACY_SECONDS:
-            digest = known[3]
-        else:
-            digest = sha256_of(path)
-            now = time.time()
-            # a racy entry read again with the same content is saved only once it becomes
-            # trustworthy: an up-to-date run must not rewrite the store for nothing
-            if not (known and known[:4] == [*fingerprint, digest] and now - stat.st_mtime_ns / 1e9 <= RACY_SECONDS):
-                with self._lock:
-                    self._files[key] = [*fingerprint, digest, now]
-                    self._dirty = True
+        known = self._known(key, stat)
+        digest = known[3] if known else self._read(path, key, stat)[0]
         if blob is not None and self._blobs.get(blob) != digest:
             with self._lock:
                 self._blobs[blob] = digest
                 self._dirty = True
         return digest
 
+    def _object_id(self, path: str, stat: os.stat_result | Stat) -> str:
+        """The git blob id of the file's content now, for a file the listing does not vouch for:
+        remembered in the store by (mtime, size, inode) like the sha256."""
+        key = path if os.path.isabs(path) else os.path.abspath(path)
+        if not self._spare_store(stat):
+            return hashes_of(path)[1]
+        known = self._known(key, stat)
+        return known[5] if known and len(known) > 5 else self._read(path, key, stat)[1]
+
+    def _spare_store(self, stat: os.stat_result | Stat) -> bool:
+        """Load the store, unless this process may still read a file instead (see the module
+        doc): False when the file is to be read."""
+        if self._loaded:
+            return True
+        files, size = self._reads_left
+        if files and stat.st_size <= size:
+            self._reads_left = (files - 1, size - stat.st_size)
+            return False
+        self._load()
+        return True
+
+    def _known(self, key: str, stat: os.stat_result | Stat) -> list | None:
+        """The store's entry for the file, when this stat says it still holds: same mtime, size and
+        inode, and recorded more than ``RACY_SECONDS`` after that mtime."""
+        known = self._files.get(key)
+        if (known and known[:3] == [stat.st_mtime_ns, stat.st_size, stat.st_ino]
+                and known[4] - stat.st_mtime_ns / 1e9 > RACY_SECONDS):
+            return known
+        return None
+
+    def _read(self, path: str, key: str, stat: os.stat_result | Stat) -> tuple[str, str]:
+        """Read the file: its sha256 and blob id, remembered in the store under this stat."""
+        digest, blob = hashes_of(path)
+        fingerprint = [stat.st_mtime_ns, stat.st_size, stat.st_ino]
+        known = self._files.get(key)
+        now = time.time()
+        # a racy entry read again with the same content is saved only once it becomes
+        # trustworthy: an up-to-date run must not rewrite the store for nothing
+        if not (known and known[:4] == [*fingerprint, digest] and now - stat.st_mtime_ns / 1e9 <= RACY_SECONDS):
+            with self._lock:
+                self._files[key] = [*fingerprint, digest, now, blob]
+                self._dirty = True
+        return digest, blob
+
     def content_id(self, path: str) -> str:
-        """An id that changes when the content changes: the git blob id of a clean tracked file
-        (no read, and no loading of the store), else the sha256. For memo keys: one content can
-        have two ids (clean, then edited back), which costs a recomputation, never a wrong hit."""
+        """An id of the content: its git blob id, as the listing gives it for a clean tracked file
+        (no read, and no loading of the store) or as git would compute it for any other. The
+        same content keeps its id whether the file is edited, staged or committed, so a commit
+        changes no memo key and no task's setting.
+
+        Within a run, a file the listing holds as clean and T4 has not written since keys as its
+        blob id without even a ``stat`` (see "A run judges the listing" in the module doc)."""
         run = self.run
         if run is not None:
+            if self._git and path not in run.written:
+                blob = self._listed_blob(path)
+                if blob is not None:
+                    unchecked = getattr(_unchecked, "paths", None)
+                    if unchecked is not None:
+                        unchecked.append(path)
+                    return f"git:{blob}"
             found = run.ids.get(path)
             if found is None:
                 found = run.ids[path] = self._content_id(path)
@@ -206,9 +288,7 @@ class DigestCache:
         stat = self._stat(path)
         key = path if os.path.isabs(path) else os.path.abspath(path)
         blob = self._blob_of(key, stat) if self._git else None
-        if blob is not None:
-            return f"git:{blob}"
-        return self.digest(path) if self.run is not None else self._digest(path, stat)
+        return f"git:{blob if blob is not None else self._object_id(path, stat)}"
 
     def save(self) -> None:
         if self.store is not None and self._dirty:
@@ -295,6 +375,65 @@ def learn(learned: Learned, during: RunMemory | None, across_tasks: bool = False
     for path, stat in zip(learned.paths, map(Stat._make, zip(numbers, numbers, numbers, numbers))):
         if path not in run.written:
             run.stats.setdefault(path, stat)
+
+
+_unchecked = threading.local()  # .paths: where ``unchecked_ids`` collects, in this thread
+_doubts = threading.local()     # .count: how many results this thread has not remembered
+
+
+@contextlib.contextmanager
+def unchecked_ids() -> Iterator[list[str]]:
+    """Collect the paths whose content id this thread takes from the listing unchecked meanwhile
+    (a memo key's files, for ``Memo.get``)."""
+    outer = getattr(_unchecked, "paths", None)
+    _unchecked.paths = paths = []
+    try:
+        yield paths
+    finally:
+        _unchecked.paths = outer
+        if outer is not None:
+            outer.extend(paths)
+
+
+def content_ids(root: Path | str, relpaths: Iterable[str]) -> list[str | None]:
+    """``content_id`` of each file ``root/relpath``, None for one that cannot be read: in bulk,
+    with the listing's ids looked up by relative path (a key part for 10,000 files costs a
+    dictionary lookup each, not four calls)."""
+    prefix = f"{root}{os.sep}"
+    run = _cache.run
+    listed = _cache._git.get(prefix) if run is not None else None
+    blobs = listed[0] if listed is not None else {}
+    written = run.written if run is not None else ()
+    unchecked = getattr(_unchecked, "paths", None)
+    found: list[str | None] = []
+    for relpath in relpaths:
+        blob = blobs.get(relpath)
+        if blob is not None and (not written or prefix + relpath not in written):
+            if unchecked is not None:
+                unchecked.append(prefix + relpath)
+            found.append(f"git:{blob}")
+            continue
+        try:
+            found.append(_cache.content_id(prefix + relpath))
+        except OSError:
+            found.append(None)
+    return found
+
+
+def changed_since_listing(paths: list[str]) -> bool:
+    return _cache.changed_since_listing(paths)
+
+
+def doubts() -> int:
+    """How many results this thread has declined to remember (``doubt``): a result computed
+    while the count grew is made from one of them, and is not remembered either."""
+    return getattr(_doubts, "count", 0)
+
+
+def doubt() -> None:
+    """A result was computed from files that may have changed since the listing: do not remember
+    it, nor any result made from it (see ``Memo.get``)."""
+    _doubts.count = doubts() + 1
 
 
 def stat(path: str) -> os.stat_result | Stat:

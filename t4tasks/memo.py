@@ -2,8 +2,9 @@
 
 doit decides per task; a task over 10,000 modules (summaries, the docs check, META's docs block)
 would otherwise redo 10,000 pure computations because one module changed. Each such computation
-names its inputs in a key (file digests from ``digests``, which costs a ``stat`` per file when
-nothing changed), and a ``Memo`` returns the stored result for a known key.
+names its inputs in a key (content ids from ``digests``: within a run, a dict lookup for a file
+git lists as clean), and a ``Memo`` returns the stored result for a known key. A key that names
+files must be given as a callable: ``get`` then knows which files a computed value was made from.
 
 A memo is one JSON file under the state folder per kind of result. ``save`` writes only the
 entries used in this run, so results of deleted or changed inputs do not pile up. Values must be
@@ -52,12 +53,21 @@ class Memo:
         (remembered from now on)."""
         if not self.enabled:
             return compute()
+        unchecked: list[str] = []
         if callable(key):
-            key = key()
+            with digests.unchecked_ids() as unchecked:
+                key = key()
         if key in self._known:
             value = self._known[key]
         else:
-            value = self._known[key] = compute()
+            doubts = digests.doubts()
+            value = compute()
+            # a key names a file by the id the listing gave it: the value is that content's only
+            # when the file has not changed since (see digests), nor any value it was made from
+            if digests.doubts() != doubts or digests.changed_since_listing(unchecked):
+                digests.doubt()
+                return value
+            self._known[key] = value
             self._changed = True
         self._used[key] = value
         return value
@@ -92,7 +102,9 @@ def file_part(root: Path, relpath: str | None) -> str:
     """The content id of ``root/relpath`` for a key, or ``ABSENT``."""
     if not relpath:
         return ABSENT
-    try:
-        return digests.content_id(f"{root}{os.sep}{relpath}")  # not os.path.join: called 100,000 times a run
-    except OSError:
-        return ABSENT
+    return digests.content_ids(root, (relpath,))[0] or ABSENT
+
+
+def file_parts(root: Path, relpaths: list[str]) -> list[str]:
+    """``file_part`` of each path, in bulk."""
+    return [found or ABSENT for found in digests.content_ids(root, relpaths)]

@@ -45,7 +45,7 @@ class Project:
         """One id for everything the modules and the registry are made of: the listing, every
         manifest's content, the configuration and T4's own code. Equal keys, equal modules."""
         return memo.key("project/1", memo.code_id(), self.listing.digest, self.config.digest(),
-                        [memo.file_part(self.root, p) for p in self.manifest_paths])
+                        memo.file_parts(self.root, self.manifest_paths))
 
     @functools.cached_property
     def _parsed(self) -> tuple[list[Module], list[Module], list[Problem]]:

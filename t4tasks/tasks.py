@@ -1,8 +1,9 @@
 """T4's doit task creators. ``dodo.py`` files and the ``t4`` CLI both load these.
 
 Each artifact has exactly one task, with repo-relative ``file_dep``/``targets`` and one
-``config_changed`` on everything else that shapes its output (T4 version, settings, templates),
-so doit reruns a task exactly when its inputs' content changed.
+``config_changed`` on everything else that shapes its output (T4 version, settings, templates,
+and, for the tasks that read thousands of repository files, those files' content ids), so doit
+reruns a task exactly when its inputs' content changed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from doit.tools import config_changed
 
 # what the registry-side tasks need; the other modules are imported by the creators that use
 # them: start-up is most of an up-to-date run on a small repository
-from . import (__version__, atomic, digests, docmap, inputs, ledger, manifest, meta, record, registry, shard,
+from . import (__version__, atomic, digests, docmap, inputs, ledger, manifest, memo, meta, record, registry, shard,
                summaries, templates, trends, validate)
 from .checker import ContentChecker
 from .ci_init import task_ci_init  # noqa: F401  (t4 ci_init [--apply])
@@ -85,8 +86,22 @@ def _settings(project: Project, **extra: object) -> dict:
 def _registry_settings(project: Project, **extra: object) -> dict:
     """Settings of the registry and of each task that reads it: they include the registry's
     digest. After a change to the registry every such task reruns, and doit, seeing a changed
-    value, skips the check of each file it depends on (validate has 60,000 at 10,000 modules)."""
+    value, skips the check of each file it depends on."""
     return _settings(project, registry=_plan(project)["registry"], **extra)
+
+
+def _contents(project: Project, name: str, paths: list[str]) -> str:
+    """What the repository files ``paths`` hold, as one digest of their content ids: a setting of
+    the tasks that read thousands of them, in place of a ``file_dep`` on each. doit would stat
+    each dependency to check it and again to record it (validate reads 76,000 files at 10,000
+    modules), where the listing already names the content of each clean tracked file (see
+    digests). A file produced by another task stays a ``file_dep``: doit orders tasks by those."""
+    def compute() -> str:
+        parts = memo.file_parts(project.root, paths)
+        text = "\n".join([f"{path}\0{part}" for path, part in zip(paths, parts)])
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    return project.remember(("contents", name), compute)
 
 
 def _report_problems(problems, header: str) -> None:
@@ -192,12 +207,12 @@ def task_summaries():
         atomic.write_bytes(project.root / out / docmap.SUMMARIES_NAME, validate.build_summaries(project))
 
     # not the registry file, which changes with every description: what summaries read of it
-    # (names, code folders, docs) is in the settings, the files they read are file_dep
+    # (names, code folders, docs) and the content of the files they read are in the settings
+    sources = _contents(project, "summary sources", plan["summary_sources"])
     return {
         "actions": [write],
-        "file_dep": plan["summary_sources"],
         "targets": [f"{out}/{docmap.SUMMARIES_NAME}"],
-        "uptodate": [config_changed(_settings(project, summaries=plan["summaries_view"]))],
+        "uptodate": [config_changed(_settings(project, summaries=plan["summaries_view"], sources=sources))],
         "clean": True,
     }
 
@@ -314,7 +329,7 @@ def task_meta_registry():
     """Fuse the registry with the latest ledger records → META_REGISTRY.json with health scores."""
     project = current()
     out = project.config.generated_dir
-    docs = _plan(project)["docs"]
+    docs = _contents(project, "docs", _plan(project)["docs"])
 
     def write() -> None:
         validate.start_checks(project)  # new records (a measurement): begin validate's checks too
@@ -325,9 +340,9 @@ def task_meta_registry():
 
     return {
         "actions": [write],
-        "file_dep": [f"{out}/{registry.REGISTRY_NAME}", *_ledgers(project), *docs],
+        "file_dep": [f"{out}/{registry.REGISTRY_NAME}", *_ledgers(project)],
         "targets": [f"{out}/{meta.META_NAME}"],
-        "uptodate": [config_changed(_registry_settings(project))],
+        "uptodate": [config_changed(_registry_settings(project, docs=docs))],
         "task_dep": ["registry"],
         "verbosity": 2,
         "clean": True,
@@ -492,9 +507,12 @@ def task_validate():
         "params": [{"name": "strict", "long": "strict", "type": bool, "default": False,
                     "help": "stop at the first failing check"}],
         "task_dep": ["registry", "summaries", "docmap", "meta_registry", "trends"],
-        "file_dep": [*generated, *project.manifest_paths, *_ledgers(project), *plan["docs"], *plan["module_files"]],
+        "file_dep": [*generated, *_ledgers(project)],
         "targets": [f"{out}/{validate.REPORT_JSON}", f"{out}/{validate.REPORT_MD}"],
-        "uptodate": [config_changed(_registry_settings(project))],
+        "uptodate": [config_changed(_registry_settings(
+            project, manifests=_contents(project, "manifests", project.manifest_paths),
+            docs=_contents(project, "docs", plan["docs"]),
+            module_files=_contents(project, "module files", plan["module_files"])))],
         "verbosity": 2,
     }
 

@@ -3,7 +3,7 @@
 Two memories spare reading a file: (mtime, size, inode) → sha256 in the store, trusted only once
 the file is older than ``RACY_SECONDS``, and git blob id → sha256, trusted only for files git
 listed as clean and whose ctime is older than the listing. Tests that claim "no read" replace
-``sha256_of`` with a function that fails, so a read makes the test fail; tests that claim "read"
+``hashes_of`` with a function that fails, so a read makes the test fail; tests that claim "read"
 check the digest of the new content, which no memory holds.
 """
 
@@ -28,6 +28,11 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def blob(data: bytes) -> str:
+    """The content id of ``data``: its git blob id (``git hash-object``)."""
+    return "git:" + hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 def age(path, seconds: float = 60) -> None:
     """Make a file's mtime ``seconds`` old (its ctime stays now: only mtime can be set)."""
     old = time.time_ns() - int(seconds * 1e9)
@@ -37,17 +42,17 @@ def age(path, seconds: float = 60) -> None:
 def forbid_reading(monkeypatch) -> None:
     def read(path):
         raise AssertionError(f"{path} was read")
-    monkeypatch.setattr(digests, "sha256_of", read)
+    monkeypatch.setattr(digests, "hashes_of", read)
 
 
 def count_reads(monkeypatch) -> list[str]:
     reads: list[str] = []
-    real = digests.sha256_of
+    real = digests.hashes_of
 
     def read(path):
         reads.append(str(path))
         return real(path)
-    monkeypatch.setattr(digests, "sha256_of", read)
+    monkeypatch.setattr(digests, "hashes_of", read)
     return reads
 
 
@@ -104,7 +109,7 @@ def test_digest_is_the_sha256_of_the_file(tmp_path):
     path = write(tmp_path / "a.txt", b"some bytes\n" * 1000)
     cache = DigestCache()
     assert cache.digest(str(path)) == sha(path.read_bytes())
-    assert cache.content_id(str(path)) == sha(path.read_bytes())   # outside git: the sha256 too
+    assert cache.content_id(str(path)) == blob(path.read_bytes())   # outside git: the sha256 too
 
 
 def test_a_second_cache_trusts_an_old_file_from_the_store_without_reading_it(tmp_path, monkeypatch):
@@ -204,7 +209,7 @@ def test_files_git_is_told_not_to_look_at_are_never_clean(no_outer_git):
     settle()
     cache = digests.DigestCache()
     cache.use_git(root, listing.clean_blobs, time.time())
-    assert cache.content_id(str(root / "pkg" / "README.md")) == sha(b"# Pkg\n\nEdited behind git's back.\n")
+    assert cache.content_id(str(root / "pkg" / "README.md")) == blob(b"# Pkg\n\nEdited behind git's back.\n")
 
 
 def test_a_blob_learned_in_one_clone_gives_the_digest_in_a_fresh_clone(no_outer_git, monkeypatch):
@@ -258,10 +263,10 @@ def test_a_file_changed_after_the_listing_is_read_not_taken_from_its_blob(no_out
     cache.use_git(root, listing.clean_blobs, listing.listed_at)
     assert cache.digest(str(readme)) == sha(b"# Pkg\n\nOther words\n")
     assert reads == [str(readme)]
-    assert cache.content_id(str(readme)) == sha(b"# Pkg\n\nOther words\n")
+    assert cache.content_id(str(readme)) == blob(b"# Pkg\n\nOther words\n")
 
 
-def test_content_id_is_the_blob_for_a_clean_file_and_the_sha256_for_a_modified_one(no_outer_git, monkeypatch):
+def test_content_id_is_the_listed_blob_for_a_clean_file_and_a_computed_one_for_others(no_outer_git, monkeypatch):
     root = small_repo(no_outer_git / "repo")
     write(root / "pkg" / "extra.md", "untracked\n")
     (root / "other.txt").write_text("changed\n")
@@ -274,8 +279,8 @@ def test_content_id_is_the_blob_for_a_clean_file_and_the_sha256_for_a_modified_o
     clean = cache.content_id(str(root / "pkg" / "__init__.py"))
     assert clean == "git:" + git(root, "hash-object", "pkg/__init__.py").strip()
     assert reads == []                                   # a clean file's id costs no read
-    assert cache.content_id(str(root / "other.txt")) == sha(b"changed\n")
-    assert cache.content_id(str(root / "pkg" / "extra.md")) == sha(b"untracked\n")
+    assert cache.content_id(str(root / "other.txt")) == blob(b"changed\n")
+    assert cache.content_id(str(root / "pkg" / "extra.md")) == blob(b"untracked\n")
     # ids change with the content, whichever kind they are
     assert clean != cache.content_id(str(root / "pkg" / "README.md"))
 
@@ -305,23 +310,74 @@ def test_a_run_sees_every_file_t4_writes_during_it(tmp_path):
 
     path = write(tmp_path / "generated.json", b"before\n")
     with digests.run_scope():
-        assert digests.content_id(path) == sha(b"before\n")
+        assert digests.content_id(path) == blob(b"before\n")
         atomic.write_bytes(path, b"after, and longer\n")
-        assert digests.content_id(path) == sha(b"after, and longer\n")
+        assert digests.content_id(path) == blob(b"after, and longer\n")
         assert digests.digest(path) == sha(b"after, and longer\n")
 
 
 def test_a_file_changed_by_someone_else_is_seen_once_the_task_ends(tmp_path):
     path = write(tmp_path / "README.md", b"first\n")
     with digests.run_scope():
-        assert digests.content_id(path) == sha(b"first\n")
+        assert digests.content_id(path) == blob(b"first\n")
         write(path, b"second, edited in an editor\n")
         digests.forget()  # what the reporter does when a task's action ends
-        assert digests.content_id(path) == sha(b"second, edited in an editor\n")
+        assert digests.content_id(path) == blob(b"second, edited in an editor\n")
 
 
 def test_outside_a_run_nothing_is_remembered(tmp_path):
     path = write(tmp_path / "README.md", b"first\n")
-    assert digests.content_id(path) == sha(b"first\n")
+    assert digests.content_id(path) == blob(b"first\n")
     write(path, b"second, same process\n")
-    assert digests.content_id(path) == sha(b"second, same process\n")
+    assert digests.content_id(path) == blob(b"second, same process\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# a run judges the listing: clean files key by their listed blob, without a stat
+
+
+def test_within_a_run_a_clean_file_keys_by_its_listed_blob_until_t4_writes_it(no_outer_git, monkeypatch):
+    from t4tasks import atomic
+
+    root = small_repo(no_outer_git / "repo")
+    listing = discovery.list_files(root)   # no settle(): within a run the listing is trusted as is
+    monkeypatch.setattr(digests, "_cache", DigestCache())
+    digests.use_git(root, listing.clean_blobs, listing.listed_at)
+    readme = root / "pkg" / "README.md"
+    listed = "git:" + listing.clean_blobs["pkg/README.md"]
+    with digests.run_scope():
+        with monkeypatch.context() as patched:
+            forbid_reading(patched)
+            patched.setattr(os, "stat", lambda *a, **k: pytest.fail("a clean file was stat'ed"))
+            assert digests.content_id(str(readme)) == listed
+            assert digests.content_ids(root, ["pkg/README.md", "pkg/__init__.py"]) == [
+                listed, "git:" + listing.clean_blobs["pkg/__init__.py"]]
+        # edited after git looked: the run goes on judging what git listed (the next run lists it
+        # as modified) ...
+        readme.write_bytes(b"# Pkg\n\nEdited during the run.\n")
+        assert digests.content_id(str(readme)) == listed
+        # ... but a file T4 writes itself is seen as it is now
+        atomic.write_bytes(readme, b"# Pkg\n\nWritten by T4.\n")
+        assert digests.content_id(str(readme)) == blob(b"# Pkg\n\nWritten by T4.\n")
+        assert digests.content_ids(root, ["pkg/README.md"]) == [blob(b"# Pkg\n\nWritten by T4.\n")]
+        assert digests.content_ids(root, ["missing.md"]) == [None]
+
+
+def test_a_content_id_stays_the_same_when_the_file_is_committed(no_outer_git, monkeypatch):
+    root = small_repo(no_outer_git / "repo")
+    (root / "pkg" / "README.md").write_text("# Pkg\n\nEdited, then committed.\n")
+    write(root / "pkg" / "new.py", "x = 1\n")
+
+    def ids() -> list[str]:
+        listing = discovery.list_files(root)
+        monkeypatch.setattr(digests, "_cache", DigestCache())
+        digests.use_git(root, listing.clean_blobs, listing.listed_at)
+        with digests.run_scope():
+            return digests.content_ids(root, ["pkg/README.md", "pkg/new.py", "other.txt"])
+
+    before = ids()                                    # modified and untracked: computed
+    git(root, "add", "-A")
+    staged = ids()                                    # staged: the index names them now
+    git(root, "commit", "-q", "-m", "edit")
+    assert before == staged == ids()                  # committed: the listing's blob ids
+    assert before[:2] == [blob(b"# Pkg\n\nEdited, then committed.\n"), blob(b"x = 1\n")]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import orjson
 import pytest
 
-from t4tasks import memo
+from t4tasks import digests, memo
 from t4tasks.memo import Memo
 
 
@@ -196,10 +197,53 @@ def test_file_part_is_absent_for_a_missing_file_and_follows_the_content(tmp_path
     path = tmp_path / "doc.md"
     path.write_bytes(b"# One\n")
     first = memo.file_part(tmp_path, "doc.md")
-    assert first == hashlib.sha256(b"# One\n").hexdigest()    # outside git: the sha256
+    assert first == "git:" + hashlib.sha1(b"blob 6\0# One\n").hexdigest()   # outside git: as git names it
     path.write_bytes(b"# Two\n")                                # same size, same second
     second = memo.file_part(tmp_path, "doc.md")
-    assert second == hashlib.sha256(b"# Two\n").hexdigest()
+    assert second == "git:" + hashlib.sha1(b"blob 6\0# Two\n").hexdigest()
     assert second != first
     path.unlink()
     assert memo.file_part(tmp_path, "doc.md") == memo.ABSENT
+
+
+def test_a_value_made_from_a_file_changed_since_the_listing_is_not_remembered(tmp_path, monkeypatch):
+    """Within a run a clean file keys by the blob id the listing gave it, unchecked; a value
+    computed from it (a miss) is remembered only when the file has not changed since the listing,
+    and a value computed from a value not remembered is not remembered either."""
+    from t4tasks import discovery
+
+    from tests.support import git_init, write
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    root = tmp_path / "repo"
+    write(root / "steady.md", "steady\n")
+    write(root / "edited.md", "before\n")
+    git_init(root)
+    (root / ".t4" / "memo").mkdir(parents=True)
+    time.sleep(digests.GIT_MARGIN_SECONDS + 0.25)    # both files older than the listing
+    listing = discovery.list_files(root)
+    monkeypatch.setattr(digests, "_cache", digests.DigestCache())
+    digests.use_git(root, listing.clean_blobs, listing.listed_at)
+    (root / "edited.md").write_text("after!\n")      # edited after git looked
+    computed: list[str] = []
+
+    def read(relpath: str) -> str:
+        computed.append(relpath)
+        return (root / relpath).read_text()
+
+    def get(remembered: memo.Memo, relpath: str) -> str:
+        return remembered.get(lambda: memo.key("doc", memo.file_part(root, relpath)), lambda: read(relpath))
+
+    store = root / ".t4" / "memo" / "m.json"
+    with digests.run_scope():
+        remembered = memo.Memo(store)
+        assert get(remembered, "steady.md") == "steady\n"
+        assert get(remembered, "edited.md") == "after!\n"   # the file as it is: nothing to hide
+        outer = remembered.get("both", lambda: get(remembered, "steady.md") + get(remembered, "edited.md"))
+        assert outer == "steady\nafter!\n"
+        remembered.save()
+        again = memo.Memo(store)
+        computed.clear()
+        assert get(again, "steady.md") == "steady\n" and computed == []         # remembered
+        assert get(again, "edited.md") == "after!\n" and computed == ["edited.md"]  # not: read again
+        assert again.get("both", lambda: "computed again") == "computed again"   # nor what used it

@@ -220,3 +220,39 @@ def test_lukhas_no_op_rerun(lukhas):
     code, executed, uptodate, err = t4(lukhas, "registry", "docmap")
     assert code == 0, err
     assert executed == [] and sorted(uptodate) == ["docmap", "registry", "summaries"]
+
+
+def test_validate_follows_the_content_of_what_it_reads_and_a_commit_changes_nothing(tmp_path):
+    """validate, META and the summaries read thousands of repository files at scale: they
+    depend on those files' content ids (git blob ids, the listing's for a clean file) rather than
+    on a doit file_dep each. An edit reruns exactly the tasks that read the file; committing the
+    edit changes no content, so it reruns nothing."""
+    root = make_repo(tmp_path / "r", {
+        "alpha": manifest("alpha", description="Adds numbers."),
+        "beta": manifest("beta", description="Multiplies numbers."),
+    }, files={"alpha/__init__.py": '"""Alpha adds numbers."""\n\n\ndef add(a, b):\n    return a + b\n',
+              "beta/__init__.py": '"""Beta multiplies numbers."""\n',
+              "alpha/README.md": "# Alpha\n\nAdds numbers.\n",
+              "beta/README.md": "# Beta\n\nMultiplies numbers.\n"})
+    git_init(root)
+    assert t4(root, "validate")[0] == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "generated")
+    assert t4(root, "validate")[1] == []
+
+    (root / "alpha" / "__init__.py").write_text('"""Alpha adds numbers."""\n\n\ndef add(a, b):\n    return b + a\n')
+    code, executed, _, err = t4(root, "validate")
+    assert code == 0, err
+    # the code is an input of alpha's coverage (validate) and its docstring a summary source
+    assert sorted(executed) == ["summaries", "validate"]
+    git(root, "commit", "-q", "-am", "reorder")
+    code, executed, _, err = t4(root, "validate")
+    assert (code, executed) == (0, []), err
+
+    (root / "beta" / "README.md").write_text("# Beta\n\nMultiplies numbers, and says more.\n")
+    code, executed, _, err = t4(root, "validate")
+    assert code == 0, err
+    assert sorted(executed) == ["meta_registry", "summaries", "validate"]   # a doc, and beta's summary source
+    git(root, "add", "-A")                                                   # staged: the same content
+    code, executed, _, err = t4(root, "validate")
+    assert (code, executed) == (0, []), err
