@@ -48,15 +48,15 @@ class Memo:
             except (OSError, orjson.JSONDecodeError):
                 pass
 
-    def get(self, key: str | Callable[[], str], compute: Callable[[], Any]) -> Any:
+    def get(self, key: str | Callable[[], str], compute: Callable[[], Any], unchecked: list[str] | None = None) -> Any:
         """The remembered value for ``key`` (or for what ``key()`` returns), else ``compute()``
-        (remembered from now on)."""
+        (remembered from now on). A key made beforehand from files' listed ids comes with those
+        files (``unchecked``, see ``digests.unchecked_ids``)."""
         if not self.enabled:
             return compute()
-        unchecked: list[str] = []
+        unchecked = unchecked or []
         if callable(key):
-            with digests.unchecked_ids() as unchecked:
-                key = key()
+            key, unchecked = digests.unchecked_ids(key)
         if key in self._known:
             value = self._known[key]
         else:
@@ -71,6 +71,10 @@ class Memo:
             self._changed = True
         self._used[key] = value
         return value
+
+    def knows(self, key: str) -> bool:
+        """Whether ``get(key, ...)`` would answer without computing."""
+        return self.enabled and key in self._known
 
     def save(self) -> None:
         """Keep exactly the entries used since loading (nothing is written when nothing changed).

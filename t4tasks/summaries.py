@@ -532,6 +532,11 @@ def view(registry: dict | list) -> list[list]:
     return [[e["name"], e.get("code"), e.get("docs")] for e in _modules(registry)]
 
 
+def sources(registry: dict, listed: frozenset[str]) -> list[str]:
+    """The files summaries read that exist (``listed``): the content they are made of."""
+    return sorted(set(inputs_of(registry)) & listed)
+
+
 def inputs_of(registry: dict) -> list[str]:
     """The files summaries are read from: each module's ``__init__.py`` and README, when listed."""
     files = set()

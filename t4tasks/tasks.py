@@ -141,7 +141,7 @@ def _compute_plan(project: Project) -> dict:
     return {"registry": _digest(reg),
             "summaries_view": _digest(summaries.view(reg)),
             "docs": sorted({d for m in reg["modules"] for d in m["docs"]}),
-            "summary_sources": sorted(set(summaries.inputs_of(reg)) & project.listing.file_set),
+            "summary_sources": summaries.sources(reg, project.listing.file_set),
             "module_files": sorted(module_files)}
 
 

@@ -15,8 +15,8 @@ from typing import NamedTuple, TypeVar
 
 import orjson
 
-from . import (atomic, bench_gate, coverage_gate, docmap, docs_check, forked, ledger, ledger_check,
-               memo, meta, observed, record, registry, trends)
+from . import (atomic, bench_gate, coverage_gate, digests, docmap, docs_check, forked, ledger, ledger_check,
+               memo, meta, observed, record, registry, summaries, trends)
 from .problems import Problem, relative_to
 from .project import Project
 
@@ -62,11 +62,20 @@ def check_manifests(project: Project) -> CheckResult:
     return _result("manifests", project.all_problems(), project.root, manifests=len(project.manifest_paths))
 
 
+def _same_content(project: Project, relpath: str, expected_id: str) -> list[Problem]:
+    """``_same_file`` for a file whose expected content is known by its content id alone."""
+    if not (project.root / relpath).exists():
+        return [Problem(relpath, "missing: run `t4` to generate it")]
+    if memo.file_part(project.root, relpath) != expected_id:
+        return [Problem(relpath, "out of date or edited by hand: it differs from what its inputs generate")]
+    return []
+
+
 def check_registry(project: Project) -> CheckResult:
     out = project.config.generated_dir
     data = project.registry
     problems = _same_file(project, f"{out}/{registry.REGISTRY_NAME}", atomic.dumps_json(data))
-    problems += _same_file(project, f"{out}/{docmap.SUMMARIES_NAME}", build_summaries(project))
+    problems += _same_content(project, f"{out}/{docmap.SUMMARIES_NAME}", expected_summaries(project))
     for name, text in project.docmap_texts.items():
         problems += _same_file(project, f"{out}/{name}", text.encode("utf-8"))
     return _result("registry", problems, project.root, modules=data["module_count"])
@@ -77,6 +86,36 @@ def build_summaries(project: Project) -> bytes:
     it, validate compares the file with it. A description edit leaves the summaries task up to
     date, and then only validate needs this: ``start_checks`` begins it ahead."""
     return _summaries(project, forked.Forked).result()
+
+
+class _Expected(NamedTuple):
+    """Where the expected content of a generated file is remembered, and under which key: the
+    key names the file's inputs (``unchecked``: the files named by their listed ids)."""
+
+    memo: memo.Memo
+    key: str
+    unchecked: list[str]
+
+
+def expected_summaries(project: Project) -> str:
+    """The content id MODULE_SUMMARIES.json has when its inputs make it, remembered by those
+    inputs (what summaries read of the registry, and the content of the files they read): while
+    they are unchanged (a description edited) validate tells whether the file is up to date
+    without building the summaries."""
+    found = _expected_summaries(project)
+    value = found.memo.get(found.key, lambda: digests.id_of(build_summaries(project)), found.unchecked)
+    found.memo.save()
+    return value
+
+
+def _expected_summaries(project: Project) -> _Expected:
+    def key() -> str:
+        reg = project.registry
+        sources = summaries.sources(reg, project.listing.file_set)
+        return memo.key("summaries/1", summaries.view(reg), memo.file_parts(project.root, sources))
+
+    return project.remember(("expected", "summaries"),
+                            lambda: _Expected(project.memo("expected-summaries"), *digests.unchecked_ids(key)))
 
 
 def _summaries(project: Project, how: _How) -> forked.Forked[bytes]:
@@ -135,6 +174,32 @@ def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
     return _trends(project, forked.Forked).result()
 
 
+def expected_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
+    """The content id of each trend CSV as the ledgers make it, and the ledgers' problems,
+    remembered by the ledgers' content: while no record is added, validate tells whether the
+    trends are up to date without reading the ledgers."""
+    found = _expected_trends(project)
+
+    def make() -> list:
+        texts, problems = build_trends(project)
+        return [{name: digests.id_of(text.encode("utf-8")) for name, text in texts.items()},
+                [[p.path, p.message, p.line] for p in relative_to(problems, project.root)]]
+
+    ids, problems = found.memo.get(found.key, make, found.unchecked)
+    found.memo.save()
+    return ids, [Problem(*p) for p in problems]
+
+
+def _expected_trends(project: Project) -> _Expected:
+    def key() -> str:
+        folder = project.config.ledger_dir
+        return memo.key("trends/1", memo.file_parts(project.root, [f"{folder}/{record.COVERAGE_LEDGER}",
+                                                                   f"{folder}/{record.BENCH_LEDGER}"]))
+
+    return project.remember(("expected", "trends", _ledger_versions(project)),
+                            lambda: _Expected(project.memo("expected-trends"), *digests.unchecked_ids(key)))
+
+
 def _trends(project: Project, how: _How) -> forked.Forked[tuple]:
     ledger_dir = project.root / project.config.ledger_dir
     return project.remember(("trends", _ledger_versions(project)), lambda: how(lambda: trends.render(ledger_dir)))
@@ -159,10 +224,9 @@ def check_meta(project: Project) -> CheckResult:
 
 
 def check_trends(project: Project) -> CheckResult:
-    texts, problems = build_trends(project)
-    problems = list(problems)  # the remembered list stays as built
-    for name, text in texts.items():
-        problems += _same_file(project, f"{project.config.trends_dir}/{name}", text.encode("utf-8"))
+    ids, problems = expected_trends(project)
+    for name, expected_id in ids.items():
+        problems += _same_content(project, f"{project.config.trends_dir}/{name}", expected_id)
     return _result("trends", problems, project.root)
 
 
@@ -264,8 +328,13 @@ def start_checks(project: Project) -> None:
     measures and validates) makes ``run`` begin them again. Children nobody asks for are stopped
     when the run ends."""
     if expected(project):
-        _summaries(project, _ahead)
-        _trends(project, _ahead)
+        # what validate knows the expected content of needs no building (see ``expected_*``)
+        found = _expected_summaries(project)
+        if not found.memo.knows(found.key):
+            _summaries(project, _ahead)
+        found = _expected_trends(project)
+        if not found.memo.knows(found.key):
+            _trends(project, _ahead)
         _early(project)
 
 

@@ -191,6 +191,14 @@ def edit_registry(root: Path) -> None:
     path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 
+def edit_summaries(root: Path) -> None:
+    # the summaries' inputs are unchanged: validate knows their expected content id and compares
+    path = root / GENERATED / "MODULE_SUMMARIES.json"
+    data = load_json(path)
+    data["modules"]["alpha"]["summary"] = "Edited by hand."
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+
+
 def edit_meta(root: Path) -> None:
     path = root / GENERATED / "META_REGISTRY.json"
     data = load_json(path)
@@ -232,6 +240,7 @@ def edit_trend(root: Path) -> None:
 NEGATIVE = {
     "manifests": (corrupt_manifest, ["beta/module.manifest.json:2: invalid JSON"]),
     "registry": (edit_registry, [f"{GENERATED}/MODULE_REGISTRY.json: out of date or edited by hand"]),
+    "registry-summaries": (edit_summaries, [f"{GENERATED}/MODULE_SUMMARIES.json: out of date or edited by hand"]),
     "meta": (edit_meta, [f"{GENERATED}/META_REGISTRY.json: out of date or edited by hand"]),
     "docs": (break_link, ["alpha/README.md:3: broken link: ../beta/GONE.md"]),
     "ledger-chain": (edit_ledger_value, ["coverage.ndjson:1: hash chain broken"]),
@@ -475,7 +484,8 @@ def test_checks_of_inputs_begun_ahead_are_those_validate_reports(repo, tmp_path,
 
     code, events = _recorded_run(repo, monkeypatch, "validate")
     assert code == 1
-    assert [kind for kind, _ in events] == ["meta", "summaries", "trends", "early", "early", "validate"]
+    # the ledgers are unchanged: validate knows the trends' content ids, and builds no trends
+    assert [kind for kind, _ in events] == ["meta", "summaries", "early", "early", "validate"]
     assert report(repo) == report(serial)
     assert {"coverage", "docs"} <= failing(report(repo))
 
@@ -494,8 +504,9 @@ def test_checks_of_inputs_begin_with_meta_after_new_ledger_records(repo, tmp_pat
         monkeypatch.setattr(cli, "requested_tasks", lambda words: None)
     code, events = _recorded_run(repo, monkeypatch, "validate")
     assert code == 1
-    assert [kind for kind, _ in events] == (["meta", "summaries", "trends", "early", "early", "validate"] if ahead
-                                            else ["summaries", "trends", "early", "early", "meta built here", "validate"])
+    # new records: the trends are built; the summaries, whose inputs are unchanged, are not
+    assert [kind for kind, _ in events] == (["meta", "trends", "early", "early", "validate"] if ahead
+                                            else ["trends", "early", "early", "meta built here", "validate"])
     assert report(repo) == report(serial)
     assert failing(report(repo)) == {"ledger"}
 
