@@ -83,8 +83,8 @@ def check_registry(project: Project) -> CheckResult:
 
 def build_summaries(project: Project) -> bytes:
     """MODULE_SUMMARIES.json as its inputs make it, built once per run: the summaries task writes
-    it, validate compares the file with it. A description edit leaves the summaries task up to
-    date, and then only validate needs this: ``start_checks`` begins it ahead."""
+    it, and validate, when it does not know the file's expected content id already (see
+    ``expected_summaries``), takes that id from it; ``start_checks`` then begins it ahead."""
     return _summaries(project, forked.Forked).result()
 
 
@@ -168,9 +168,10 @@ def _meta(project: Project, how: _How) -> forked.Forked[MetaFile]:
 
 
 def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
-    """The trend CSVs' text and the ledger problems, built once per version of the ledgers (the
-    trends task writes them and validate compares the files with them in the same run; when the
-    trends are up to date, ``start_checks`` begins them ahead for validate)."""
+    """The trend CSVs' text and the ledger problems, built once per version of the ledgers: the
+    trends task writes them, and validate, when it does not know the files' expected content ids
+    already (see ``expected_trends``), takes them from these; ``start_checks`` then begins them
+    ahead."""
     return _trends(project, forked.Forked).result()
 
 
@@ -320,8 +321,8 @@ def expected(project: Project) -> bool:
 
 
 def start_checks(project: Project) -> None:
-    """Begin the summaries, the trends and the early checks in forked children, if this run
-    expects to validate. The task creators' plan calls this when manifests or files changed, the
+    """Begin the early checks in forked children, and the summaries and the trends when validate
+    does not know their expected content, if this run expects to validate. The task creators' plan calls this when manifests or files changed, the
     registry task when the registry did, and the META task when the ledgers did (after a
     measurement), so that the checks overlap with what those tasks build. The results that read
     ledgers are kept by the ledgers' versions: a measurement recorded meanwhile (a run that
