@@ -5,9 +5,9 @@ the run itself on a large repository (and after a fresh clone, when every mtime 
 checker re-reads every dependency on every run, because it only saves state for tasks that ran).
 Two memories avoid the reading:
 
-* by file: (mtime, size, inode) → sha256 and git blob id (both from one read). Like git's index, an entry whose mtime is within a few
-  seconds of the moment it was recorded is not trusted later ("racily clean": the file could
-  change again within the same clock tick).
+* by file: (mtime, size, inode) → sha256 and git blob id (both from one read). Like git's index,
+  an entry whose mtime is within a few seconds of the moment it was recorded is not trusted later
+  ("racily clean": the file could change again within the same clock tick).
 * by git blob: the listing gives the blob id of every tracked file whose content equals the index
   (``git ls-files --stage`` minus ``--modified``). A blob id names content, so blob → sha256 holds
   in any clone: after a fresh clone with a restored state folder, no file is read. The blob id is
@@ -25,9 +25,9 @@ as much as reading 100 MB or 5,000 small files.
 Memo keys and task settings name files by a content id: the git blob id, which the listing gives
 for a clean tracked file and which is computed as git would for any other, so that committing or
 staging a file changes no id. A run judges the listing: within a run, the content id of a file
-git lists as clean (and T4 has not written since) is its blob id, without a ``stat``. Memo keys, and the content digests of the
-inputs that tasks declare in their settings, name 60,000 files at 10,000 modules; git has just
-compared each with its index, in C, and a ``stat`` each again costs more than that. A file edited
+git lists as clean (and T4 has not written since) is its blob id, without a ``stat``. Memo keys
+and the content digests that tasks declare in their settings name 60,000 files at 10,000
+modules; git has just compared each with its index, in C, and a ``stat`` each again costs more. A file edited
 after git looked keeps its listed id for the rest of the run, as if edited just after the run; the
 next run lists it as modified. What must not happen is a remembered result made from the new
 content under the old id: ``Memo.get`` checks the files of a key it has to compute (a ``stat``
@@ -172,13 +172,6 @@ class DigestCache:
                 return blob if stat.st_ctime_ns / 1e9 < listed_at - margin else None
         return None
 
-    def _listed_blob(self, path: str) -> str | None:
-        """The blob id the listing gives ``path`` (a clean tracked file), unchecked."""
-        for prefix, (blobs, _) in self._git.items():
-            if path.startswith(prefix):
-                return blobs.get(path[len(prefix):])
-        return None
-
     def changed_since_listing(self, paths: list[str]) -> bool:
         """Whether any of ``paths``, keyed by the blob id the listing gave it, may hold other
         content now: it is gone, or its ctime is not older than the listing (see ``_blob_of``)."""
@@ -274,19 +267,10 @@ class DigestCache:
         """An id of the content: its git blob id, as the listing gives it for a clean tracked file
         (no read, and no loading of the store) or as git would compute it for any other. The
         same content keeps its id whether the file is edited, staged or committed, so a commit
-        changes no memo key and no task's setting.
-
-        Within a run, a file the listing holds as clean and T4 has not written since keys as its
-        blob id without even a ``stat`` (see "A run judges the listing" in the module doc)."""
+        changes no memo key and no task's setting. (Within a run, the module's ``content_ids``
+        takes a clean file's id from the listing before it asks here.)"""
         run = self.run
         if run is not None:
-            if self._git and path not in run.written:
-                blob = self._listed_blob(path)
-                if blob is not None:
-                    unchecked = getattr(_unchecked, "paths", None)
-                    if unchecked is not None:
-                        unchecked.append(path)
-                    return f"git:{blob}"
             found = run.ids.get(path)
             if found is None:
                 found = run.ids[path] = self._content_id(path)
@@ -404,9 +388,11 @@ def unchecked_ids(compute: Callable[[], T]) -> tuple[T, list[str]]:
 
 
 def content_ids(root: Path | str, relpaths: Iterable[str]) -> list[str | None]:
-    """``content_id`` of each file ``root/relpath``, None for one that cannot be read: in bulk,
-    with the listing's ids looked up by relative path (a key part for 10,000 files costs a
-    dictionary lookup each, not four calls)."""
+    """The content id of each file ``root/relpath`` (see ``DigestCache.content_id``), None for
+    one that cannot be read. Within a run, a file the listing holds as clean and T4 has not
+    written since keys as its listed blob id without a ``stat`` (see "A run judges the listing"
+    in the module doc), looked up by relative path: a key part for 10,000 files costs a
+    dictionary lookup each."""
     prefix = f"{root}{os.sep}"
     run = _cache.run
     listed = _cache._git.get(prefix) if run is not None else None
@@ -454,7 +440,15 @@ def digest(path: str | os.PathLike, stat: os.stat_result | Stat | None = None) -
 
 
 def content_id(path: str | os.PathLike) -> str:
-    return _cache.content_id(str(path))
+    """``content_ids`` of one file, by its absolute path; OSError when it cannot be read."""
+    path = str(path)
+    for prefix in _cache._git:
+        if path.startswith(prefix):
+            found = content_ids(prefix[:-1], [path[len(prefix):]])[0]
+            if found is None:
+                raise FileNotFoundError(path)
+            return found
+    return _cache.content_id(path)
 
 
 atexit.register(lambda: _cache.save())

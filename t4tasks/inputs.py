@@ -111,7 +111,7 @@ def digest_now(project: Project, remembered: memo.Memo, files: list[str], spec: 
     modules, whose sha256 costs a stat each (and the digest store loaded) where a content id is a
     lookup in the listing (see digests)."""
     root = project.root
-    return remembered.get(lambda: memo.key("input-digest/1", spec, [(f, memo.file_part(root, f)) for f in files]),
+    return remembered.get(lambda: memo.key("input-digest/1", spec, list(zip(files, memo.file_parts(root, files)))),
                           lambda: input_digest(root, files, spec))
 
 

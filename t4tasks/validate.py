@@ -322,9 +322,10 @@ def expected(project: Project) -> bool:
 
 def start_checks(project: Project) -> None:
     """Begin the early checks in forked children, and the summaries and the trends when validate
-    does not know their expected content, if this run expects to validate. The task creators' plan calls this when manifests or files changed, the
-    registry task when the registry did, and the META task when the ledgers did (after a
-    measurement), so that the checks overlap with what those tasks build. The results that read
+    does not know their expected content, if this run expects to validate. The task creators'
+    plan calls this when manifests or files changed, the registry task when the registry did, and
+    the META task when the ledgers did (after a measurement), so that the checks overlap with
+    what those tasks build. The results that read
     ledgers are kept by the ledgers' versions: a measurement recorded meanwhile (a run that
     measures and validates) makes ``run`` begin them again. Children nobody asks for are stopped
     when the run ends."""
