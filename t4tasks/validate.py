@@ -50,25 +50,24 @@ def _result(name: str, problems: list[Problem], root: Path, **counts: int) -> Ch
 
 
 def _same_file(project: Project, relpath: str, expected: bytes) -> list[Problem]:
-    path = project.root / relpath
-    if not path.exists():
+    return _compare(project, relpath, lambda: (project.root / relpath).read_bytes() == expected)
+
+
+def _same_content(project: Project, relpath: str, expected_id: str) -> list[Problem]:
+    """``_same_file`` for a file whose expected content is known by its content id alone."""
+    return _compare(project, relpath, lambda: memo.file_part(project.root, relpath) == expected_id)
+
+
+def _compare(project: Project, relpath: str, same: Callable[[], bool]) -> list[Problem]:
+    if not (project.root / relpath).exists():
         return [Problem(relpath, "missing: run `t4` to generate it")]
-    if path.read_bytes() != expected:
+    if not same():
         return [Problem(relpath, "out of date or edited by hand: it differs from what its inputs generate")]
     return []
 
 
 def check_manifests(project: Project) -> CheckResult:
     return _result("manifests", project.all_problems(), project.root, manifests=len(project.manifest_paths))
-
-
-def _same_content(project: Project, relpath: str, expected_id: str) -> list[Problem]:
-    """``_same_file`` for a file whose expected content is known by its content id alone."""
-    if not (project.root / relpath).exists():
-        return [Problem(relpath, "missing: run `t4` to generate it")]
-    if memo.file_part(project.root, relpath) != expected_id:
-        return [Problem(relpath, "out of date or edited by hand: it differs from what its inputs generate")]
-    return []
 
 
 def check_registry(project: Project) -> CheckResult:
