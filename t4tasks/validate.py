@@ -95,16 +95,29 @@ class _Expected(NamedTuple):
     key: str
     unchecked: list[str]
 
+    def known(self) -> bool:
+        return self.memo.knows(self.key)
+
+    def value(self, make: Callable[[], T]) -> T:
+        """The remembered value, else ``make()`` (remembered from now on)."""
+        found = self.memo.get(self.key, make, self.unchecked)
+        self.memo.save()
+        return found
+
+
+def _expected(project: Project, name: str, key: Callable[[], str], *version: object) -> _Expected:
+    """The memo ``expected-<name>`` and its key for this run, made once per process (and per
+    ``version`` of the files the key reads)."""
+    return project.remember(("expected", name, *version),
+                            lambda: _Expected(project.memo(f"expected-{name}"), *digests.unchecked_ids(key)))
+
 
 def expected_summaries(project: Project) -> str:
     """The content id MODULE_SUMMARIES.json has when its inputs make it, remembered by those
     inputs (what summaries read of the registry, and the content of the files they read): while
     they are unchanged (a description edited) validate tells whether the file is up to date
     without building the summaries."""
-    found = _expected_summaries(project)
-    value = found.memo.get(found.key, lambda: digests.id_of(build_summaries(project)), found.unchecked)
-    found.memo.save()
-    return value
+    return _expected_summaries(project).value(lambda: digests.id_of(build_summaries(project)))
 
 
 def _expected_summaries(project: Project) -> _Expected:
@@ -113,8 +126,7 @@ def _expected_summaries(project: Project) -> _Expected:
         sources = summaries.sources(reg, project.listing.file_set)
         return memo.key("summaries/1", summaries.view(reg), memo.file_parts(project.root, sources))
 
-    return project.remember(("expected", "summaries"),
-                            lambda: _Expected(project.memo("expected-summaries"), *digests.unchecked_ids(key)))
+    return _expected(project, "summaries", key)
 
 
 def _summaries(project: Project, how: _How) -> forked.Forked[bytes]:
@@ -178,15 +190,12 @@ def expected_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
     """The content id of each trend CSV as the ledgers make it, and the ledgers' problems,
     remembered by the ledgers' content: while no record is added, validate tells whether the
     trends are up to date without reading the ledgers."""
-    found = _expected_trends(project)
-
     def make() -> list:
         texts, problems = build_trends(project)
         return [{name: digests.id_of(text.encode("utf-8")) for name, text in texts.items()},
                 [[p.path, p.message, p.line] for p in relative_to(problems, project.root)]]
 
-    ids, problems = found.memo.get(found.key, make, found.unchecked)
-    found.memo.save()
+    ids, problems = _expected_trends(project).value(make)
     return ids, [Problem(*p) for p in problems]
 
 
@@ -196,8 +205,7 @@ def _expected_trends(project: Project) -> _Expected:
         return memo.key("trends/1", memo.file_parts(project.root, [f"{folder}/{record.COVERAGE_LEDGER}",
                                                                    f"{folder}/{record.BENCH_LEDGER}"]))
 
-    return project.remember(("expected", "trends", _ledger_versions(project)),
-                            lambda: _Expected(project.memo("expected-trends"), *digests.unchecked_ids(key)))
+    return _expected(project, "trends", key, _ledger_versions(project))
 
 
 def _trends(project: Project, how: _How) -> forked.Forked[tuple]:
@@ -324,17 +332,14 @@ def start_checks(project: Project) -> None:
     does not know their expected content, if this run expects to validate. The task creators'
     plan calls this when manifests or files changed, the registry task when the registry did, and
     the META task when the ledgers did (after a measurement), so that the checks overlap with
-    what those tasks build. The results that read
-    ledgers are kept by the ledgers' versions: a measurement recorded meanwhile (a run that
-    measures and validates) makes ``run`` begin them again. Children nobody asks for are stopped
-    when the run ends."""
+    what those tasks build. The results that read ledgers are kept by the ledgers' versions: a
+    measurement recorded meanwhile (a run that measures and validates) makes ``run`` begin them
+    again. Children nobody asks for are stopped when the run ends."""
     if expected(project):
         # what validate knows the expected content of needs no building (see ``expected_*``)
-        found = _expected_summaries(project)
-        if not found.memo.knows(found.key):
+        if not _expected_summaries(project).known():
             _summaries(project, _ahead)
-        found = _expected_trends(project)
-        if not found.memo.knows(found.key):
+        if not _expected_trends(project).known():
             _trends(project, _ahead)
         _early(project)
 
