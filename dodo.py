@@ -1,6 +1,6 @@
 """doit entry for this repository: T4 measures its own modules with its own tasks.
 
-``doit`` here runs exactly what ``t4`` runs; see t4tasks/tasks.py for the task creators.
+``doit`` here runs exactly what ``t4`` runs; see t4tasks/tasks/ for the task declarations.
 """
 
 from t4tasks import tasks

@@ -6,8 +6,8 @@
 Per size N it builds a synthetic git repository (the builder of ``bench_registry.py``: N modules
 with lukhas-shaped manifests, a package, a test file and a README each, ~10 % nested), then
 **seeds the coverage ledger**: one synthetic ``coverage`` record per module with the module's real
-input digest, written through ``t4tasks.ledger`` (record envelope, hash chain) and
-``t4tasks.observed`` (the manifests' observed blocks), committed. So meta_registry, trends and the
+input digest, written through ``t4tasks.ledgers.ledger`` (record envelope, hash chain) and
+``t4tasks.ledgers.observed`` (the manifests' observed blocks), committed. So meta_registry, trends and the
 coverage/ledger gates work on real data; nothing is ever measured (``t4 validate`` loads no
 measurement task creator).
 
@@ -86,8 +86,11 @@ def seed_ledgers(repo: Path, seed: int = 7) -> int:
     modules) using the ledger's own record and chain functions; checked with ``verify_chain``."""
     import orjson
 
-    from t4tasks import inputs, ledger, observed, record
-    from t4tasks.project import Project
+    from t4tasks.measure import inputs
+    from t4tasks.ledgers import ledger
+    from t4tasks.ledgers import observed
+    from t4tasks.ledgers import record
+    from t4tasks.catalog.project import Project
 
     project = Project.load(repo)
     rng = random.Random(seed)

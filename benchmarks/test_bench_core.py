@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from t4tasks import ledger, registry
-from t4tasks.checker import ContentChecker
-from t4tasks.project import Project
+from t4tasks.catalog import registry
+from t4tasks.catalog.project import Project
+from t4tasks.ledgers import ledger
+from t4tasks.speed.checker import ContentChecker
 
 MODULES = 200
 

@@ -20,9 +20,13 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 
-from . import __version__, children, digests, forked, shard, state, tasks, validate
-from .project import load_cached
-from .config import ConfigError
+from t4tasks import __version__, tasks
+from t4tasks.catalog.config import ConfigError
+from t4tasks.catalog.project import load_cached
+from t4tasks.checks import validate
+from t4tasks.ledgers import shard
+from t4tasks.measure import children
+from t4tasks.speed import digests, forked, state
 
 USAGE = f"""t4 {__version__}: module-quality pipeline for Python monorepos (a doit DAG)
 

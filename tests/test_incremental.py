@@ -20,7 +20,8 @@ from pathlib import Path
 
 import orjson
 
-from t4tasks import digests, ledger, observed
+from t4tasks.ledgers import ledger, observed
+from t4tasks.speed import digests
 
 from tests.support import GENERATED, MANIFEST, OUTPUTS, git, git_init, make_repo, manifest, run_t4
 

@@ -20,13 +20,13 @@ def test_wheel_ships_templates_and_schemas_and_works_outside_the_checkout(tmp_pa
     for template in (REPO / "templates").rglob("*"):
         if template.is_file():
             assert f"t4tasks/templates/{template.relative_to(REPO / 'templates').as_posix()}" in names
-    assert {"t4tasks/schema/module.manifest.schema.json", "t4tasks/schema/doc.frontmatter.schema.json"} <= names
+    assert {"t4tasks/catalog/schema/module.manifest.schema.json", "t4tasks/catalog/schema/doc.frontmatter.schema.json"} <= names
 
     # unpacked elsewhere (no source tree next to it), the package renders from its own templates
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     repo = make_repo(tmp_path / "repo", {"alpha": manifest("alpha")})
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import t4tasks, t4tasks.templates as t; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import t4tasks, t4tasks.catalog.templates as t; "
             "assert t4tasks.__file__.startswith(sys.argv[1]), t4tasks.__file__; "
             "from t4tasks import cli; sys.exit(cli.main(['--root', sys.argv[2], 'registry', 'docmap']))")
     done = subprocess.run([sys.executable, "-c", code, str(site), str(repo)], capture_output=True, text=True,

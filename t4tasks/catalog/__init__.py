@@ -1,0 +1,1 @@
+"""What the repository declares: config, discovery, manifests, the registry and its documents."""

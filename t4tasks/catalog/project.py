@@ -1,0 +1,272 @@
+"""Everything T4 knows about one target repository, loaded once per process.
+
+Task creators, gates and the CLI all ask the same ``Project`` so a run lists the repository,
+parses each manifest and resolves each module exactly once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import gc
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from t4tasks.catalog import config as config_mod, discovery, manifest
+from t4tasks.catalog.module import Module
+from t4tasks.problems import Problem
+from t4tasks.speed import digests, memo
+
+T = TypeVar("T")
+
+
+@dataclass
+class Project:
+    root: Path
+    config: config_mod.Config
+    listing: discovery.FileListing
+    manifest_paths: list[str]
+
+    @classmethod
+    def load(cls, root: Path) -> "Project":
+        """The repository's configuration and file listing; manifests are parsed on first use
+        (an up-to-date run at 10,000 modules can decide from ``key`` alone)."""
+        root = root.resolve()
+        cfg = config_mod.load(root)
+        listing = discovery.list_files(root)
+        digests.use_git(root, listing.clean_blobs, listing.listed_at)
+        return cls(root, cfg, listing, discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude))
+
+    @functools.cached_property
+    def key(self) -> str:
+        """One id for everything the modules and the registry are made of: the listing, every
+        manifest's content, the configuration and T4's own code. Equal keys, equal modules."""
+        return memo.key("project/1", memo.code_id(), self.listing.digest, self.config.digest(),
+                        memo.file_parts(self.root, self.manifest_paths))
+
+    @functools.cached_property
+    def _parsed(self) -> tuple[list[Module], list[Module], list[Problem]]:
+        # Parsing builds one dict tree per manifest and nothing cyclic: the cyclic garbage
+        # collector would only re-traverse them, again and again (~40 % of a 10,000-module
+        # load). Pause it, then freeze what was loaded so later collections skip it too.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            modules: list[Module] = []
+            problems: list[Problem] = []
+            for module, module_problems in _read_modules(self.root, self.config, self.listing, self.manifest_paths):
+                problems += module_problems
+                if module is not None:
+                    modules.append(module)
+            modules, duplicates, duplicate_problems = _split_duplicates(modules)
+        finally:
+            if enabled:
+                gc.enable()
+        gc.freeze()
+        return modules, duplicates, sorted(problems + duplicate_problems)
+
+    @property
+    def modules(self) -> list[Module]:
+        """Registrable modules with unique names, sorted by name."""
+        return self._parsed[0]
+
+    @property
+    def duplicates(self) -> list[Module]:
+        """Later manifests reusing a name: registered, never measured."""
+        return self._parsed[1]
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Unusable manifests and duplicate names, and why."""
+        return self._parsed[2]
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, Module]:
+        return {m.name: m for m in self.modules}
+
+    def remember(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()``, once per process for ``key``. A key names the versions of the files the
+        value is made from (their stat), so the value is recomputed when one of them changes."""
+        remembered = self.__dict__.setdefault("_remembered", {})
+        if key not in remembered:
+            remembered[key] = compute()
+        return remembered[key]
+
+    def remembers(self, key: tuple) -> bool:
+        """Whether this process has remembered a value for ``key``."""
+        return key in self.__dict__.get("_remembered", {})
+
+    def schema_problems(self) -> list[Problem]:
+        """Schema violations of the registered modules' manifests (they stay registered)."""
+        return self._manifest_checks(placeholders=False)
+
+    def all_problems(self) -> list[Problem]:
+        """Every manifest problem: unusable manifests first-class, schema violations and
+        placeholders (an owner or description still ``TODO``) too."""
+        return sorted(self.problems + self._manifest_checks(placeholders=True))
+
+    def _manifest_checks(self, placeholders: bool) -> list[Problem]:
+        """Validation costs about a millisecond per manifest, so results are remembered by the
+        manifest's content (and T4's code, schema included): only changed manifests are read and
+        validated again."""
+        remembered = self.memo("manifest-checks")
+        found: list[Problem] = []
+        for module, registered in [*((m, True) for m in self.modules), *((m, False) for m in self.duplicates)]:
+            relpath = module.manifest_path
+            check_placeholders = placeholders and registered
+
+            def check(module: Module = module, relpath: str = relpath, check_placeholders: bool = check_placeholders) -> list:
+                problems = manifest.validate(relpath, module.manifest)
+                if check_placeholders:
+                    problems += manifest.placeholder_problems(relpath, module.manifest)
+                return [[p.path, p.message, p.line] for p in problems]
+
+            def key(relpath: str = relpath, check_placeholders: bool = check_placeholders) -> str:
+                return memo.key("manifest-checks/1", relpath, memo.file_part(self.root, relpath), check_placeholders)
+
+            found += [Problem(*p) for p in remembered.get(key, check)]
+        remembered.save()
+        return sorted(found)
+
+    @functools.cached_property
+    def _module_paths(self) -> list[str]:
+        return sorted({m.path for m in self.modules})
+
+    @functools.cached_property
+    def claims_digest(self) -> str:
+        """One id for where every module lives and which folders it claims: what decides which
+        files are whose (a manifest edit that moves tests changes it, a description edit does not)."""
+        return memo.key(self._module_paths, self._claims)
+
+    def nested_paths(self, module: Module) -> list[str]:
+        """Folders of other modules inside this module's folder: their files are theirs, not ours."""
+        prefix = "" if module.path == "." else module.path + "/"
+        paths = self._module_paths
+        found = []
+        # an index walk from the bisection point: islice(paths, start, None) would step through
+        # the first ``start`` items on every call, quadratic over 10,000 modules
+        for i in range(bisect.bisect_left(paths, prefix), len(paths)):
+            path = paths[i]
+            if not path.startswith(prefix):
+                break
+            if path != module.path:
+                found.append(path)
+        return found
+
+    @functools.cached_property
+    def _claims(self) -> list[tuple[str, str]]:
+        """Every folder a module claims (its own, its tests, its benchmarks), sorted by path."""
+        claims = set()
+        for m in self.modules:
+            claims.update((p, m.name) for p in (m.path, *m.test_paths, *m.bench_paths))
+        return sorted(claims)
+
+    def foreign_paths(self, module: Module, folder: str) -> list[str]:
+        """Paths strictly inside ``folder`` that other modules claim: ``tests/a/b`` inside module
+        ``a``'s ``tests/a`` belongs to ``a.b``, so it is neither ``a``'s input nor ``a``'s tests."""
+        prefix = "" if folder == "." else folder + "/"
+        claims = self._claims
+        found = []
+        for i in range(bisect.bisect_left(claims, (prefix, "")), len(claims)):
+            path, owner = claims[i]
+            if not path.startswith(prefix):
+                break
+            if path != folder and owner != module.name:
+                found.append(path)
+        return found
+
+    def foreign_tests(self, module: Module) -> list[str]:
+        """Other modules' paths inside this module's test and benchmark folders (to --ignore)."""
+        return sorted({p for folder in (*module.test_paths, *module.bench_paths)
+                       for p in self.foreign_paths(module, folder)})
+
+    @functools.cached_property
+    def output_paths(self) -> list[str]:
+        """T4's own output folders: never a module's docs or inputs."""
+        cfg = self.config
+        return [posixpath.normpath(d) for d in (cfg.generated_dir, cfg.ledger_dir, cfg.trends_dir, cfg.state_dir)]
+
+    def excluded_paths(self, module: Module) -> list[str]:
+        """Folders inside ``module`` whose files are not its own: nested modules and T4's outputs
+        (a module at the root must not count its generated registry as docs or inputs)."""
+        return sorted(set(self.nested_paths(module) + self.output_paths))
+
+    def memo(self, name: str) -> memo.Memo:
+        """The memo ``name`` under the state folder (see ``memo``)."""
+        return memo.Memo(self.root / self.config.state_dir / "memo" / f"{name}.json")
+
+    def state_dir(self) -> Path:
+        """``.t4/`` (or the configured folder), created with a .gitignore so it is never committed."""
+        path = self.root / self.config.state_dir
+        ignore = path / ".gitignore"
+        if not ignore.exists():
+            path.mkdir(parents=True, exist_ok=True)
+            ignore.write_text("*\n")
+        return path
+
+
+def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileListing,
+                  manifest_paths: list[str]) -> list[tuple[Module | None, list[Problem]]]:
+    """Each manifest as a Module (or None) and its problems. A manifest's Module depends on its
+    content, the listing (which of its paths exist) and the configuration, so it is remembered
+    under the state folder by those: a run after a one-manifest change parses one manifest."""
+    remembered = memo.Memo(root / cfg.state_dir / "memo" / "modules.json")
+    resolver: list[manifest.PathResolver] = []  # built on the first miss: it indexes every folder
+
+    parsed: dict[str, Module] = {}
+
+    def parse(relpath: str) -> list:
+        data, problems = manifest.read(root, relpath)
+        module = None
+        if data is not None:
+            if not resolver:
+                resolver.append(manifest.PathResolver(root, listing))
+            module, more = manifest.to_module(relpath, data, cfg, resolver[0])
+            problems += more
+        if module is not None:
+            parsed[relpath] = module  # it holds the manifest already: no second read
+        return [module.to_json() if module else None, [[p.path, p.message, p.line] for p in problems]]
+
+    found = []
+    for relpath in manifest_paths:
+        fields, problems = remembered.get(
+            lambda relpath=relpath: memo.key("module/1", relpath, memo.file_part(root, relpath), listing.digest, cfg.digest()),
+            lambda relpath=relpath: parse(relpath))
+        module = parsed.get(relpath) or (Module.from_json(fields, str(root / relpath)) if fields else None)
+        found.append((module, [Problem(*p) for p in problems]))
+    remembered.save()
+    return found
+
+
+def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module], list[Problem]]:
+    """The first manifest (by path) owns a name; names equal but for case collide too.
+
+    Later claimants stay visible in the registry (nothing is silently dropped) but get no
+    per-module tasks, since ``coverage:<name>`` would be ambiguous.
+    """
+    seen: dict[str, Module] = {}
+    kept: list[Module] = []
+    duplicates: list[Module] = []
+    problems = []
+    for module in sorted(modules, key=lambda m: m.manifest_path):
+        key = module.name.casefold()
+        first = seen.get(key)
+        if first is None:
+            seen[key] = module
+            kept.append(module)
+            continue
+        duplicates.append(module)
+        if first.name == module.name:
+            problems.append(Problem(module.manifest_path, f"/module: duplicate module name {module.name!r} (also in {first.manifest_path})"))
+        else:
+            problems.append(Problem(module.manifest_path, f"/module: module name {module.name!r} differs only in case from {first.name!r} in {first.manifest_path}"))
+    return sorted(kept, key=lambda m: m.name), duplicates, problems
+
+
+@functools.lru_cache(maxsize=8)
+def load_cached(root: str) -> Project:
+    """One Project per root per process (doit calls every task creator in the same process)."""
+    return Project.load(Path(root))

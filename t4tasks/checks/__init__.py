@@ -1,0 +1,1 @@
+"""Gates and the validation checkpoint: they compare, never produce."""

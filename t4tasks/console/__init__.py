@@ -1,0 +1,1 @@
+"""What a long run prints while it works."""

@@ -1,0 +1,1 @@
+"""The audit trail: append-only ledgers, recording results, observed blocks, shard merges."""

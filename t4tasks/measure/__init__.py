@@ -1,0 +1,1 @@
+"""Running a module's tests in isolation: coverage, benchmarks, smoke; plain values out."""

@@ -1,0 +1,239 @@
+"""Measure one module's coverage in isolation: its own tests, its own source files, nothing else.
+
+Each measurement is a fresh ``python -m pytest --cov`` subprocess, run from the repository root, that
+writes into a fresh temporary folder, so a stale report can never be read back and parallel
+measurements never share a data file. The host repository's own pytest and coverage configuration
+is deliberately bypassed: T4 writes its own ``pytest.ini`` and ``.coveragerc`` for the run, so a
+broken ``pyproject.toml`` cannot stop the measurement and an ``addopts = -x --cov=elsewhere`` cannot
+skew it. Numbers are the ones coverage.py itself reports (branch coverage on), over the module's
+source files minus its test files and minus any nested module that has a manifest of its own.
+
+A failing, hanging or crashing module is an observation, not an error: ``measure`` always returns a
+result whose ``status`` says what happened, so one bad module never blocks the others.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from t4tasks.catalog.module import Module
+from t4tasks.measure import children
+
+# Environment variables that would let the caller's setup leak into the measured run:
+# PYTEST_ADDOPTS injects options (``-x`` would suppress the report), and the COVERAGE_PROCESS_*
+# pair makes coverage's .pth hook start a second, competing tracer in the child.
+FOREIGN_ENVIRONMENT = ("PYTEST_ADDOPTS", "COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")
+
+# pytest's exit codes that mean the run finished; anything else (interrupted by collection errors,
+# internal error, usage error, killed by a signal) is a crash.
+EXIT_STATUS = {0: "ok", 1: "tests_failed", 5: "no_tests"}
+
+# File names pytest collects or loads from a test folder, used when the tests live side by side
+# with the code (a test path that contains the code path), where omitting the folder would omit
+# the code too.
+TEST_FILE_PATTERNS = ("test_*.py", "*_test.py", "conftest.py")
+
+DETAIL_LINES = 12
+
+
+def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
+            extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run ``module``'s tests under coverage and return what was observed.
+
+    ``omit`` lists repo-relative folders to leave out of the percentage: the nested modules that
+    have their own manifest, so ``a/`` and ``a/b/`` get two honest numbers. ``timeout`` is in
+    seconds; on expiry the whole process group is killed and the status is ``timeout``.
+    ``extra_args`` (``[tool.t4] pytest_args``) are appended to the pytest command line.
+    """
+    started = time.monotonic()
+    if not module.test_paths:
+        return _result("no_tests", started, detail="the module declares no test paths")
+    with tempfile.TemporaryDirectory(prefix="t4-coverage-") as scratch:
+        work = Path(scratch)
+        command = [*_pytest_command(Path(root), module, omit, work), *extra_args]
+        exit_code = _run(command, Path(root), work, timeout)
+        if exit_code is None:
+            return _result("timeout", started, detail=f"timed out after {timeout:g} s")
+        tests = _read_junit(work / "junit.xml")
+        # pytest writes the JUnit file when the session ends; without it the process died
+        # mid-run (a test called os._exit, or a signal), whatever its exit code says.
+        status = EXIT_STATUS.get(exit_code, "crashed") if tests is not None else "crashed"
+        # pytest-cov writes its report only at the end of a session that was not interrupted.
+        report_path = work / "coverage.json"
+        # with no tests run, coverage.py reports an empty 100 %: that is not an observation
+        totals = _read_totals(report_path) if report_path.exists() and status != "no_tests" else {}
+        detail = None if status == "ok" else _output_tail(work, exit_code)
+        return _result(status, started, tests=tests, detail=detail, **totals)
+
+
+def _pytest_command(root: Path, module: Module, omit: list[str], work: Path) -> list[str]:
+    """The pytest command line, with T4's own config files written into ``work``.
+
+    ``-c`` replaces every host config file (pytest.ini, pyproject.toml, tox.ini, setup.cfg) and
+    ``--cov-config`` replaces the host's coverage config; ``--rootdir`` and ``--confcutdir`` keep
+    node ids and conftest discovery anchored to the repository. ``-x`` is never passed: with ``-x``
+    and a failing test pytest-cov writes no report at all.
+    """
+    ini = work / "pytest.ini"
+    ini.write_text("[pytest]\njunit_family = xunit2\n", encoding="utf-8")
+    coveragerc = work / ".coveragerc"
+    coveragerc.write_text(_coveragerc(root, module, omit), encoding="utf-8")
+    command = [
+        sys.executable, "-m", "pytest", *module.test_paths,
+        "-c", str(ini), f"--rootdir={root}", f"--confcutdir={root}",
+        f"--cov={root / module.code_path}", f"--cov-config={coveragerc}",
+        f"--cov-report=json:{work / 'coverage.json'}", "--cov-report=",
+        f"--junitxml={work / 'junit.xml'}",
+        "--import-mode=importlib", "-p", "no:cacheprovider", "-q",
+    ]
+    if importlib.util.find_spec("pytest_benchmark") is not None:
+        command.append("--benchmark-disable")
+    return command
+
+
+def _coveragerc(root: Path, module: Module, omit: list[str]) -> str:
+    """The coverage config: branch coverage, and the files that are not the module's own source.
+
+    Patterns are repo-relative; coverage.py anchors them at the working directory, which is the
+    root. A trailing ``/*`` matches everything below a folder. ``patch = subprocess`` measures
+    Python subprocesses the tests start (a CLI run by its tests is covered code, not a blind spot).
+    """
+    patterns = [f"{folder}/*" for folder in omit]
+    for test_path in module.test_paths:
+        if not (root / test_path).is_dir():
+            patterns.append(test_path)
+        elif _contains(test_path, module.code_path):
+            patterns.extend(f"{test_path}/**/{name}" for name in TEST_FILE_PATTERNS)
+        else:
+            patterns.append(f"{test_path}/*")
+    omit_lines = "".join(f"    {pattern}\n" for pattern in patterns)
+    return f"[run]\nbranch = True\npatch = subprocess\nomit =\n{omit_lines}"
+
+
+def _contains(folder: str, path: str) -> bool:
+    """Whether repo-relative ``path`` is ``folder`` or lies inside it ("." is the root)."""
+    return folder in (".", path) or path.startswith(folder.rstrip("/") + "/")
+
+
+def _run(command: list[str], root: Path, work: Path, timeout: float) -> int | None:
+    """Run ``command`` (see ``children.run``); return its exit code, or None on timeout.
+
+    On timeout (or if we are interrupted) the whole process group is killed: tests that spawn
+    servers or workers must not outlive the measurement.
+    """
+    environment = {key: value for key, value in os.environ.items() if key not in FOREIGN_ENVIRONMENT}
+    environment["COVERAGE_FILE"] = str(work / ".coverage")
+    with open(work / "stdout.txt", "wb") as stdout, open(work / "stderr.txt", "wb") as stderr:
+        return children.run(command, cwd=root, env=environment, timeout=timeout, stdout=stdout, stderr=stderr)
+
+
+def _read_junit(path: Path) -> dict[str, int] | None:
+    """Outcome counts from pytest's JUnit XML, or None when pytest wrote none.
+
+    JUnit counts every test case once: ``tests`` includes failures, errors (setup/teardown and
+    collection errors) and skips, so the rest passed.
+    """
+    if not path.exists():
+        return None
+    tree = ElementTree.parse(path)
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for suite in tree.getroot().iter("testsuite"):
+        for key in counts:
+            counts[key] += int(suite.get(key, 0))
+    failed, errors, skipped = counts["failures"], counts["errors"], counts["skipped"]
+    passed = counts["tests"] - failed - errors - skipped
+    return {"passed": passed, "failed": failed, "skipped": skipped, "errors": errors}
+
+
+def _read_totals(path: Path) -> dict[str, Any]:
+    """The numbers from coverage.py's JSON report totals.
+
+    ``coverage`` is coverage.py's own total (lines and branches together), rounded to 2 places;
+    the line and branch percentages are derived from the same counts.
+    """
+    report = orjson.loads(path.read_bytes())
+    totals = report["totals"]
+    statements, covered_lines = totals["num_statements"], totals["covered_lines"]
+    # coverage.py leaves the branch counts out when no data was collected at all (no tests ran)
+    branches, covered_branches = totals.get("num_branches", 0), totals.get("covered_branches", 0)
+    return {
+        "coverage": round(totals["percent_covered"], 2),
+        "line_pct": _percent(covered_lines, statements),
+        "branch_pct": _percent(covered_branches, branches),
+        "statements": statements,
+        "covered_lines": covered_lines,
+        "branches": branches,
+        "covered_branches": covered_branches,
+        "files": len(report["files"]),
+    }
+
+
+def _percent(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` in percent, rounded to 2 places; None when there is nothing to count."""
+    return round(100 * part / whole, 2) if whole else None
+
+
+def _output_tail(work: Path, exit_code: int) -> str:
+    """A short reason for a non-ok run: the exit code and the last lines pytest printed."""
+    lines = [f"pytest exit code {exit_code}"]
+    for name in ("stdout.txt", "stderr.txt"):
+        text = (work / name).read_text(encoding="utf-8", errors="replace")
+        lines.extend(line for line in text.splitlines()[-DETAIL_LINES:] if line.strip())
+    return "\n".join(lines)
+
+
+def _result(
+    status: str,
+    started: float,
+    *,
+    tests: dict[str, int] | None = None,
+    detail: str | None = None,
+    coverage: float | None = None,
+    line_pct: float | None = None,
+    branch_pct: float | None = None,
+    statements: int | None = None,
+    covered_lines: int | None = None,
+    branches: int | None = None,
+    covered_branches: int | None = None,
+    files: int | None = None,
+) -> dict[str, Any]:
+    """One result shape for every outcome; numbers that were not measured are None."""
+    return {
+        "status": status,
+        "coverage": coverage,
+        "line_pct": line_pct,
+        "branch_pct": branch_pct,
+        "statements": statements,
+        "covered_lines": covered_lines,
+        "branches": branches,
+        "covered_branches": covered_branches,
+        "files": files,
+        "tests": tests,
+        "duration_s": round(time.monotonic() - started, 3),
+        "versions": tool_versions(),
+        "detail": detail,
+    }
+
+
+@functools.cache
+def tool_versions() -> dict[str, str]:
+    """Versions of the tools that produced the numbers (the child runs this same interpreter)."""
+    import importlib.metadata  # on first measurement only: it costs start-up time
+
+    return {
+        "python": platform.python_version(),
+        "pytest": importlib.metadata.version("pytest"),
+        "coverage": importlib.metadata.version("coverage"),
+        "pytest_cov": importlib.metadata.version("pytest-cov"),
+    }

@@ -1,0 +1,128 @@
+"""What a module's measurement depends on: its files, and one digest of them.
+
+The file list is the ``file_dep`` of the module's measurement tasks (so doit reruns exactly when
+one of them changes) and the digest is recorded with every ledger entry (so the same inputs are
+never recorded twice, and a stale observation can be told from a fresh one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from pathlib import Path
+
+import orjson
+
+from t4tasks.catalog.discovery import MANIFEST_NAME
+from t4tasks.catalog.module import Module
+from t4tasks.catalog.project import Project
+from t4tasks.speed import digests, memo
+
+# files whose content can change what a module's tests do; docs and manifests cannot
+INPUT_SUFFIXES = (".py", ".pyi", ".pyx", ".cfg", ".ini", ".toml", ".json", ".yaml", ".yml")
+
+
+def _wanted(path: str) -> bool:
+    return path.endswith(INPUT_SUFFIXES) and posixpath.basename(path) != MANIFEST_NAME
+
+
+def _ancestor_conftests(project_files: frozenset[str], folder: str) -> list[str]:
+    found = []
+    while True:
+        candidate = "conftest.py" if folder in ("", ".") else f"{folder}/conftest.py"
+        if candidate in project_files:
+            found.append(candidate)
+        if folder in ("", "."):
+            return found
+        folder = posixpath.dirname(folder)
+
+
+def module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> list[str]:
+    """Source files of ``module`` (nested modules excluded) plus the files under ``paths``
+    (its tests or benchmarks) and every conftest.py above them, sorted and repo-relative.
+    Remembered across runs (see ``_all_inputs``)."""
+    known = _all_inputs(project).get((module.name, paths))
+    return list(known) if known is not None else _module_inputs(project, module, paths)
+
+
+def _all_inputs(project: Project) -> dict[tuple[str, tuple[str, ...]], list[str]]:
+    """Every module's inputs for its tests and for its benchmarks, once per process and from the
+    memo when nothing they depend on changed: the listing, the folders every module claims, the
+    configuration and the module's own paths. 20,000 lists cost a second to compute at 10,000
+    modules; looking them up costs a key each."""
+    def compute() -> dict:
+        remembered = project.memo("inputs")
+        shared = (memo.key(project.listing.digest, project.config.digest(), project.claims_digest)
+                  if remembered.enabled else "")
+        found = {}
+        for module in project.modules:
+            for paths in (module.test_paths, module.bench_paths):
+                found[module.name, paths] = remembered.get(
+                    lambda m=module, p=paths: memo.key("inputs/1", shared, m.name, m.path, m.code_path, p),
+                    lambda m=module, p=paths: _module_inputs(project, m, p))
+        remembered.save()
+        return found
+
+    return project.remember(("inputs",), compute)
+
+
+def _module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> list[str]:
+    listing = project.listing
+    files = listing.file_set
+    outputs = project.excluded_paths(module)
+    chosen: set[str] = set()
+    for folder in (module.code_path, *paths):
+        folder = _through_link(project, folder)
+        if folder is None:
+            continue
+        if folder in files:  # a single test file
+            chosen.add(folder)
+            continue
+        excluded = [p + "/" for p in (*project.foreign_paths(module, folder), *outputs)
+                    if p != folder and not folder.startswith(p + "/")]
+        chosen.update(p for p in listing.under(folder) if _wanted(p) and not p.startswith(tuple(excluded)))
+        chosen.update(_ancestor_conftests(files, posixpath.dirname(folder) if folder != "." else "."))
+    return sorted(chosen)
+
+
+def _through_link(project: Project, folder: str) -> str | None:
+    """The path a listed link stands for: git lists the files of the folder a link points to,
+    never under the link (a link to a folder is not a file to hash). None when it leads outside
+    the repository (the manifest check reports that)."""
+    if folder not in project.listing.symlinks:
+        return folder
+    real = os.path.relpath(os.path.realpath(project.root / folder), project.root).replace(os.sep, "/")
+    return None if real == ".." or real.startswith("../") else real
+
+
+def input_digest(root: Path, files: list[str], spec: dict) -> str:
+    """sha256 over each input file's repo-relative path and content plus the measurement spec."""
+    h = hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
+    base = f"{root}{os.sep}"  # a plain concatenation: this runs for every input of 10,000 modules
+    for path in files:
+        h.update(f"{path}\0{digests.digest(base + path)}\n".encode())
+    return h.hexdigest()
+
+
+def digest_now(project: Project, remembered: memo.Memo, files: list[str], spec: dict) -> str:
+    """``input_digest`` of ``files`` as they are now, remembered by their content ids. The gates
+    compare every module's recorded digest with this on every run: 40,000 files at 10,000
+    modules, whose sha256 costs a stat each (and the digest store loaded) where a content id is a
+    lookup in the listing (see digests)."""
+    root = project.root
+    return remembered.get(lambda: memo.key("input-digest/1", spec, list(zip(files, memo.file_parts(root, files)))),
+                          lambda: input_digest(root, files, spec))
+
+
+def coverage_spec(project: Project, module: Module) -> dict:
+    """What, besides file contents, defines a coverage measurement of ``module``."""
+    return {"kind": "coverage", "code": module.code_path, "paths": list(module.test_paths),
+            "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
+            "pytest_args": list(project.config.pytest_args)}
+
+
+def bench_spec(project: Project, module: Module) -> dict:
+    return {"kind": "bench", "code": module.code_path, "paths": list(module.bench_paths),
+            "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
+            "pytest_args": list(project.config.pytest_args)}

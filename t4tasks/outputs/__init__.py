@@ -1,0 +1,1 @@
+"""Documents for people and machines: META, trends, dashboard, badges."""

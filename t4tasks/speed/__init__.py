@@ -1,0 +1,1 @@
+"""Content ids, memos, forked work, atomic writes and doit's checker and state; no domain."""
