@@ -16,7 +16,6 @@ import orjson
 from doit.reporter import ConsoleReporter
 
 from t4tasks.console import progress
-from t4tasks.speed import digests
 
 MEASURED = ("coverage", "bench")
 
@@ -74,7 +73,6 @@ class ProgressReporter(ConsoleReporter):
 
     def add_success(self, task):
         super().add_success(task)
-        digests.forget()  # the next task stats its files afresh (see digests)
         if task.name in self.measured:
             entry = _result(task)
             self.spent_expected += self.expected[task.name]
@@ -84,7 +82,6 @@ class ProgressReporter(ConsoleReporter):
 
     def add_failure(self, task, fail):
         super().add_failure(task, fail)
-        digests.forget()
         if task.name in self.measured:
             self.spent_expected += self.expected[task.name]
             self.write(f"{self._progress(task.name)} {task.name} FAILED (T4 error, see below){self._eta()}\n")
