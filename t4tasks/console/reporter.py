@@ -16,9 +16,10 @@ import orjson
 from doit.reporter import ConsoleReporter
 
 from t4tasks.console import progress
+from t4tasks.ledgers import records
 from t4tasks.speed import digests
 
-MEASURED = ("coverage", "bench")
+MEASURED = records.MEASURED_KINDS
 
 
 def _closure(tasks: dict, selected: list[str]) -> set[str]:
@@ -101,7 +102,7 @@ class ProgressReporter(ConsoleReporter):
         super().complete_run()
 
     def _summary(self) -> None:
-        statuses = Counter((name.split(":", 1)[0], entry.get("status", "?")) for name, entry in self.fresh)
+        statuses = Counter((name.split(":", 1)[0], records.status_of(entry) if entry else "?") for name, entry in self.fresh)
         self.write(f"\nmeasured {len(self.fresh)} module task(s), {self.uptodate} up to date, "
                    f"{_duration(time.monotonic() - self.started)}\n")
         if statuses:

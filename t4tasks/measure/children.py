@@ -34,6 +34,15 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+def _kill_leftovers(group: int) -> None:
+    """SIGKILL what the finished run started and left running in its process group."""
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # nothing left: the usual case
+
+
 _STOPS: list[Callable[[], None]] = []
 
 
@@ -70,7 +79,9 @@ def run(command: list[str], *, cwd, env: dict[str, str], timeout: float,
     with _LOCK:
         _LIVE.add(process)
     try:
-        return process.wait(timeout=timeout)
+        code = process.wait(timeout=timeout)
+        _kill_leftovers(process.pid)
+        return code
     except subprocess.TimeoutExpired:
         kill_group(process)
         return None

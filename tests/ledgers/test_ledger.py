@@ -85,7 +85,8 @@ def test_same_inputs_append_once_and_new_inputs_append_again(tmp_path):
     assert ledger.append(path, entry("identity", "d1", coverage=10.0))  # same digest, other module
     assert ledger.append(path, entry("memory", "d2", coverage=55.0))
     assert ledger.append(path, entry("memory", "d1", coverage=50.0))  # back to the first inputs
-    assert not ledger.append(path, ledger.new_record("coverage", "memory", {}, "d1"))
+    # same key, other values: a new observation, recorded
+    assert ledger.append(path, ledger.new_record("coverage", "memory", {}, "d1"))
     assert ledger.append(path, ledger.new_record("bench", "memory", {}, "d1"))  # other kind
     assert len(lines(path)) == 5
 
