@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from t4tasks.ledgers import ledger, merge, records
+from t4tasks.ledgers import ledger, merge
 
 from tests.support import make_repo, manifest
 
@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "t4tasks"
 
 
 def test_ledger_file_names_and_the_kind_list_are_spelled_only_in_records():
+    from t4tasks.ledgers import records
     names = [re.escape(name) for name in records.LEDGER_FILES.values()]
     # a ledger file name, a "<kind>.ndjson" built from a kind, or a tuple of two kinds
     kinds = "|".join(re.escape(k) for k in (*records.MEASURED_KINDS, *records.SCAFFOLD_KINDS))
@@ -31,6 +32,7 @@ def test_ledger_file_names_and_the_kind_list_are_spelled_only_in_records():
 
 
 def test_a_missing_status_has_one_meaning():
+    from t4tasks.ledgers import records
     assert records.status_of({}) == records.OK and records.is_ok({"coverage": 1.0})
     assert not records.is_ok({"status": "crashed"}) and not records.is_ok(None)
 
