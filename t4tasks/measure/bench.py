@@ -29,6 +29,7 @@ from pathlib import Path
 import orjson
 
 from t4tasks.catalog.module import Module
+from t4tasks.ledgers import records
 from t4tasks.measure import children, session
 from t4tasks.measure.fingerprint import package_versions
 
@@ -214,7 +215,7 @@ def compare(new: dict, old_results: list[dict], threshold: float, alpha: float =
     for record in old_results:
         if fingerprint is None or record.get("env_fingerprint") != fingerprint:
             continue
-        if record.get("status", "ok") != "ok":
+        if not records.is_ok(record):
             continue
         for bench in record.get("benchmarks") or []:
             baselines[bench["name"]] = bench

@@ -39,7 +39,7 @@ def alive(pid: int) -> bool:
 
 def test_runs_that_do_not_reach_the_end_are_crashed_and_leave_nothing_running(tmp_path):
     pid_file = tmp_path / "leaked.pid"
-    root = git_init(make_repo(tmp_path / "repo", {m: manifest(m) for m in ("exits", "leaks", "wipes", "dies")}, files={
+    root = git_init(make_repo(tmp_path / "repo", {m: manifest(m) for m in ("exits", "leaks", "wipes", "state", "dies")}, files={
         "exits/__init__.py": "", "exits/tests/test_x.py": "import os\n\n\ndef test_x():\n    os._exit(0)\n",
         "exits/benchmarks/test_b.py": ("import os\n\n\ndef test_b(benchmark):\n    benchmark(lambda: None)\n"
                                        "    os._exit(0)\n"),
@@ -50,12 +50,15 @@ def test_runs_that_do_not_reach_the_end_are_crashed_and_leave_nothing_running(tm
         "wipes/__init__.py": "",
         "wipes/tests/test_w.py": ("import os, shutil\n\n\ndef test_w():\n"
                                   "    shutil.rmtree(os.path.dirname(os.environ['COVERAGE_FILE']))\n"),
+        "state/__init__.py": "",
+        "state/tests/test_s.py": "import shutil\n\n\ndef test_s():\n    shutil.rmtree('.t4')\n",
         "dies/__init__.py": "import os\nos._exit(0)\n",
     }, pyproject="[tool.t4]\ntimeout = 120\n"))
-    code, _, _, out = t4_run(root, "coverage:exits", "coverage:leaks", "coverage:wipes", "bench:exits")
+    code, _, _, out = t4_run(root, "coverage:exits", "coverage:leaks", "coverage:wipes", "coverage:state",
+                             "bench:exits")
     assert "Traceback" not in out, out
     status = {e["module"]: e["status"] for e in ledger_lines(root / COVERAGE)}
-    assert status == {"exits": "crashed", "leaks": "ok", "wipes": "crashed"}, out
+    assert status == {"exits": "crashed", "leaks": "ok", "wipes": "crashed", "state": "ok"}, out
     assert [e["status"] for e in ledger_lines(root / BENCH)] == ["crashed"], out
     assert not alive(int(pid_file.read_text())), "a process the measured run started survived it"
     code, _, _, out = t4_run(root, "tests_fast:exits", "smoke:dies")
