@@ -59,12 +59,12 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, 
     observed = latest.get("coverage") if latest else None
     if latest is None:
         if not module.test_paths:
-            return _no_tests(module, None, target)
+            return _no_tests(module, None, target, entries)
         return Verdict(module.name, None, target, "no_observation", "has tests, never measured")
     status = records.status_of(latest)
     if status != records.OK:
         if status == "no_tests":
-            return _no_tests(module, observed, target)
+            return _no_tests(module, observed, target, entries)
         return Verdict(module.name, observed, target, status, "last run did not pass")
     digest = latest.get(ledger.INPUT_DIGEST)
     files = inputs.module_inputs(project, module, module.test_paths)
@@ -82,12 +82,14 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, 
     return Verdict(module.name, observed, target, "pass")
 
 
-def _no_tests(module: Module, observed: float | None, target: float | None) -> Verdict:
-    """No tests: passes when the manifest says so or there is no target; fails otherwise, so
-    deleting a failing module's tests never turns the gate green."""
+def _no_tests(module: Module, observed: float | None, target: float | None, entries: list[dict]) -> Verdict:
+    """No tests: passes when the manifest says so, or when nothing asks for them (no target, or
+    only the lane's target for a module never measured with tests); fails otherwise, so deleting
+    a failing module's tests never turns the gate green."""
     if module.no_tests:
         return Verdict(module.name, observed, target, "no_tests", "the manifest declares testing.no_tests")
-    if target is None:
+    had_tests = any(records.status_of(e) != "no_tests" for e in entries)
+    if target is None or (module.coverage_target is None and not had_tests):
         return Verdict(module.name, observed, target, "no_tests", "no tests found")
     return Verdict(module.name, observed, target, "untested",
                    "a coverage target but no tests (set testing.no_tests: true if that is on purpose)")

@@ -4,6 +4,7 @@ leftover processes, a deleted scratch folder, a bad ``-n``."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from tests.support import git_init, ledger_lines, make_repo, manifest, run_t4, t4_run
@@ -26,6 +27,20 @@ def test_a_coverage_target_or_an_sla_without_tests_fails_unless_the_manifest_say
     code, _, _, out = t4_run(root, "registry")
     registry = (root / "docs/_generated/MODULE_REGISTRY.json").read_text()
     assert '"no_tests": true' in registry and '"no_benchmarks": true' in registry
+
+
+def test_deleting_a_modules_tests_does_not_turn_its_lane_gate_green(tmp_path):
+    root = git_init(make_repo(tmp_path / "repo", {"m": manifest("m")}, files={
+        "m/__init__.py": "", "m/code.py": "def f(x):\n    if x:\n        return 1\n    return 2\n",
+        "m/tests/test_m.py": "from m.code import f\n\n\ndef test_f():\n    assert f(1) == 1\n",
+    }, pyproject="[tool.t4]\ntimeout = 120\n"))
+    code, _, _, out = t4_run(root, "coverage")
+    code, _, _, out = t4_run(root, "coverage_gate")
+    assert code != 0 and "below_target" in out, out  # 3 of 4 lines and branches: under L1's 75 %
+    shutil.rmtree(root / "m" / "tests")
+    code, _, _, out = t4_run(root, "coverage")
+    code, _, _, out = t4_run(root, "coverage_gate")
+    assert code != 0 and "untested" in out, out
 
 
 def alive(pid: int) -> bool:
