@@ -102,7 +102,7 @@ def environment_digest(project: Project) -> str:
     def compute() -> str:
         from importlib import metadata  # on first use only: it costs start-up time
         installed = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
-        facts = [sys.version, platform.python_implementation(), sys.executable, installed]
+        facts = [sys.version, platform.python_implementation(), installed]
         return hashlib.sha256(orjson.dumps(facts)).hexdigest()
 
     def remembered() -> str:
