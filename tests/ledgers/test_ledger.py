@@ -88,7 +88,7 @@ def test_same_inputs_append_once_and_new_inputs_append_again(tmp_path):
     # same key, other values: a new observation, recorded
     assert ledger.append(path, ledger.new_record("coverage", "memory", {}, "d1"))
     assert ledger.append(path, ledger.new_record("bench", "memory", {}, "d1"))  # other kind
-    assert len(lines(path)) == 5
+    assert len(lines(path)) == 6
 
 
 def test_naive_timestamps_are_refused_on_write_and_reported_on_read(tmp_path):
