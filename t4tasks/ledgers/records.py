@@ -86,8 +86,7 @@ def wrong_type(kind: str, entry: Mapping[str, Any]) -> str | None:
             value = entry[field]
             # JSON true/false are bool, which Python counts as int: never a number here
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-                wanted = " or ".join("null" if t is _NONE else t.__name__ for t in types)
-                return f"{field}: {type(value).__name__} {_short(value)} is not {wanted}"
+                return f"{field}: {_short(value)} is not {_described(types)}"
     values = entry.get(IMPORTS)
     if isinstance(values, list) and not all(isinstance(v, str) for v in values):
         return f"{IMPORTS}: not a list of repository paths"
@@ -97,6 +96,16 @@ def wrong_type(kind: str, entry: Mapping[str, Any]) -> str | None:
 def same_values(kind: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two entries of ``kind`` observed the same values (a rerun that changes nothing)."""
     return all(a.get(field) == b.get(field) for field in COMPARED.get(kind, ()))
+
+
+_NAMES = {str: "a string", dict: "an object", list: "a list", int: "an integer", _NONE: "null"}
+
+
+def _described(types: tuple[type, ...]) -> str:
+    """``types`` in JSON words: "a number or null", "a string"."""
+    words = ["a number"] if float in types else []
+    words += [_NAMES[t] for t in types if t not in (float, *(() if not words else (int,)))]
+    return " or ".join(words)
 
 
 def _short(value: Any) -> str:

@@ -20,5 +20,5 @@ def test_a_wrong_type_and_a_torn_line_are_problems_of_validate_never_a_crash(tmp
     code, out, err = run_t4(root, "validate")
     text = out + err
     assert "Traceback" not in text and code == 1, text
-    assert "coverage.ndjson:2" in text and "wrong type: coverage: str" in text, text
+    assert "coverage.ndjson:2" in text and "wrong type: coverage: 'x' is not a number or null" in text, text
     assert "coverage.ndjson:3" in text, text
