@@ -283,9 +283,10 @@ SHARD_SCRIPT = textwrap.dedent("""
     for name in names:
         module = project.by_name[name]
         result = coverage.measure(root, module, omit=project.nested_paths(module), timeout=120)
-        digest = inputs.input_digest(project.root, inputs.module_inputs(project, module, module.test_paths),
-                                     inputs.coverage_spec(project, module))
-        values = {k: v for k, v in result.items() if k != "detail" or v}
+        imports = inputs.new_imports(project, module, module.test_paths, result.pop("imports"))
+        files = sorted({*inputs.own_inputs(project, module, module.test_paths), *imports})
+        digest = inputs.input_digest(project.root, files, inputs.coverage_spec(project, module))
+        values = {**{k: v for k, v in result.items() if k != "detail" or v}, "imports": imports}
         entry = ledger.new_record("coverage", name, values, digest, git_commit=ledger.git_head(root))
         merge.append_fragment(main, fragment, entry)
     print(json.dumps({"pid": os.getpid(), "names": names}))
@@ -304,9 +305,10 @@ UNSHARDED_SCRIPT = textwrap.dedent("""
     project = Project.load(root)
     for module in reversed(project.modules):  # another order than any shard's
         result = coverage.measure(root, module, omit=project.nested_paths(module), timeout=120)
-        digest = inputs.input_digest(project.root, inputs.module_inputs(project, module, module.test_paths),
-                                     inputs.coverage_spec(project, module))
-        record.record_coverage(project, module, result, digest, [])
+        imports = inputs.new_imports(project, module, module.test_paths, result.pop("imports"))
+        files = sorted({*inputs.own_inputs(project, module, module.test_paths), *imports})
+        digest = inputs.input_digest(project.root, files, inputs.coverage_spec(project, module))
+        record.record_coverage(project, module, result, digest, imports)
 """)
 
 
