@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(root)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     split = split_run_args(doit_args)
+    wrong = process_count_error(split[1]) if split is not None else None
+    if wrong is not None:
+        print(f"t4: {wrong}", file=sys.stderr)
+        return 2
     try:
         if split is not None and not split[2]:
             if spec is not None:  # a shard measures only: its records wait in a fragment for `t4 merge`
@@ -159,6 +163,25 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"t4: {exc}", file=sys.stderr)
         return 2
+
+
+def process_count_error(options: list[str]) -> str | None:
+    """What is wrong with a ``-n``/``--process`` value among doit's run ``options``; None if fine."""
+    values, items = [], iter(options)
+    for option in items:
+        name, eq, attached = option.partition("=")
+        if name in ("-n", "--process"):
+            values.append(attached if eq else next(items, ""))
+        elif option.startswith("-n") and not option.startswith("--"):
+            values.append(option[2:])
+    for value in values:
+        try:
+            if int(value) >= 1:
+                continue
+        except ValueError:
+            pass
+        return f"-n {value}: the number of parallel tasks must be a whole number of at least 1"
+    return None
 
 
 def requested_tasks(words: list[str]) -> list[str] | None:

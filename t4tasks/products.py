@@ -12,7 +12,7 @@ from typing import NamedTuple, TypeVar
 
 from t4tasks.catalog import registry, summaries
 from t4tasks.catalog.project import Project
-from t4tasks.ledgers import ledger, record
+from t4tasks.ledgers import ledger, record, records
 from t4tasks.outputs import meta, trends
 from t4tasks.problems import Problem, relative_to
 from t4tasks.speed import atomic, digests, forked, memo
@@ -104,8 +104,8 @@ def build_meta(project: Project) -> MetaFile:
 
 def meta_of(project: Project, how: How) -> forked.Forked[MetaFile]:
     def build() -> MetaFile:
-        cov_latest = _latest(project, record.COVERAGE_LEDGER, "coverage")
-        bench_latest = _latest(project, record.BENCH_LEDGER, "bench")
+        cov_latest = _latest(project, records.COVERAGE)
+        bench_latest = _latest(project, records.BENCH)
         remembered = project.memo("placeholders")
         read = meta.read_placeholder(project.root)
 
@@ -162,6 +162,6 @@ def ledger_versions(project: Project) -> tuple:
                  for name in (record.COVERAGE_LEDGER, record.BENCH_LEDGER))
 
 
-def _latest(project: Project, name: str, kind: str) -> dict[str, dict]:
-    path = record.ledger_path(project, name)
+def _latest(project: Project, kind: str) -> dict[str, dict]:
+    path = record.ledger_path(project, records.ledger_file(kind))
     return ledger.latest(path, kind=kind) if path.exists() else {}

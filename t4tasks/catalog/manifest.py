@@ -25,6 +25,7 @@ import orjson
 from t4tasks.catalog.config import Config
 from t4tasks.catalog.discovery import FileListing
 from t4tasks.catalog.module import Module
+from t4tasks.measure import bench
 from t4tasks.problems import Problem
 
 OWNER_PLACEHOLDER = "TODO-owner"
@@ -209,7 +210,9 @@ def to_module(relpath: str, data: dict, config: Config, paths: PathResolver) -> 
 
     test_paths = ((tests,) if paths.exists(tests) else ()) if tests else from_patterns(config.test_patterns)
     bench_paths = ((benches,) if paths.exists(benches) else ()) if benches else from_patterns(config.bench_patterns)
-    target = (data.get("testing") or {}).get("coverage_target") if isinstance(data.get("testing"), dict) else None
+    testing = data.get("testing") if isinstance(data.get("testing"), dict) else {}
+    performance = data.get("performance") if isinstance(data.get("performance"), dict) else {}
+    target = testing.get("coverage_target")
     return Module(
         name=name,
         path=folder,
@@ -222,6 +225,9 @@ def to_module(relpath: str, data: dict, config: Config, paths: PathResolver) -> 
         bench_paths=bench_paths,
         docs_path=docs,
         coverage_target=float(target) if isinstance(target, (int, float)) and not isinstance(target, bool) else None,
+        no_tests=testing.get("no_tests") is True,
+        no_benchmarks=performance.get("no_benchmarks") is True,
+        has_sla=bool(bench.sla_targets(data)),
         raw=data,
     ), []
 

@@ -26,6 +26,9 @@ class Module:
     bench_paths: tuple[str, ...] = ()   # repo-relative folders/files holding its benchmarks
     docs_path: str | None = None        # repo-relative docs folder, when the manifest names one
     coverage_target: float | None = None  # testing.coverage_target from the manifest, if any
+    no_tests: bool = False      # testing.no_tests: the manifest says the module has no tests on purpose
+    no_benchmarks: bool = False  # performance.no_benchmarks: no benchmarks on purpose
+    has_sla: bool = False       # the manifest states latency targets (performance.sla)
     raw: dict | None = field(default=None, compare=False, repr=False)     # the parsed manifest, or None: not read yet
     source: str | None = field(default=None, compare=False, repr=False)  # absolute path to read it from then
 

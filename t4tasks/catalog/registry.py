@@ -56,6 +56,8 @@ def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> d
         "docs": docs,
         "digest": manifest_digest(module),
         "coverage_target": module.coverage_target,
+        "no_tests": module.no_tests,
+        "no_benchmarks": module.no_benchmarks,
         "sla": {key.replace("latency_", ""): value for key, value in bench.sla_targets(module.manifest).items()},
     }
     if duplicate_of is not None:

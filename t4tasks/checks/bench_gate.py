@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
-from t4tasks.ledgers import ledger, record
+from t4tasks.ledgers import ledger, record, records
 from t4tasks.measure import bench, inputs
 from t4tasks.problems import Problem
 from t4tasks.speed import memo
@@ -39,11 +39,16 @@ def history(project: Project) -> tuple[dict[str, list[dict]], list[Problem]]:
 
 
 def judge(project: Project, module: Module, entries: list[dict], remembered: memo.Memo) -> Verdict:
+    if not module.bench_paths:
+        if module.no_benchmarks:
+            return Verdict(module.name, "pass", "the manifest declares performance.no_benchmarks")
+        return Verdict(module.name, "no_benchmarks", "SLA targets but no benchmarks "
+                                                     "(set performance.no_benchmarks: true if that is on purpose)")
     if not entries:
         return Verdict(module.name, "no_observation", "has benchmarks, never measured")
     latest = entries[-1]
-    if latest.get("status") != "ok":
-        return Verdict(module.name, latest.get("status", "unknown"), "last benchmark run did not pass")
+    if not records.is_ok(latest):
+        return Verdict(module.name, records.status_of(latest), "last benchmark run did not pass")
     files = inputs.module_inputs(project, module, module.bench_paths)
     if latest.get(ledger.INPUT_DIGEST) != inputs.digest_now(project, remembered, files, inputs.bench_spec(project, module)):
         return Verdict(module.name, "stale", "code or benchmarks changed since the observation")

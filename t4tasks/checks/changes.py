@@ -1,17 +1,25 @@
 """Which modules changed since a git ref: committed, staged, unstaged and untracked changes.
 
-Used by ``--changed-since REF`` so a pull request gates only the modules it touches. A change to
-a shared file (root ``conftest.py``, ``pyproject.toml``, configured globals) can change any
-module's behaviour, so it marks every module changed.
+Used by ``--changed-since REF`` so a pull request gates only the modules it touches: those whose
+inputs (their measurement key: code, tests, benchmarks, the files their runs imported, the
+manifest without its observed blocks) changed. T4's own writes (observed blocks, ledgers, generated
+files) change no module. A change to a shared file (root ``conftest.py``, ``pyproject.toml``,
+configured globals) can change any module's behaviour, so it marks every module changed.
 """
 
 from __future__ import annotations
 
+import posixpath
 import subprocess
 from pathlib import Path
 
+import orjson
+
+from t4tasks.catalog.discovery import MANIFEST_NAME
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
+from t4tasks.ledgers import observed
+from t4tasks.measure import inputs
 
 
 class ChangesError(Exception):
@@ -33,8 +41,6 @@ def changed_files(root: Path, ref: str) -> set[str]:
 
 
 def _touches(module: Module, project: Project, path: str) -> bool:
-    if path == module.manifest_path:
-        return True
     for folder in (module.code_path, *module.test_paths, *module.bench_paths):
         if path == folder or folder == "." or path.startswith(folder + "/"):
             nested = project.nested_paths(module)
@@ -42,8 +48,51 @@ def _touches(module: Module, project: Project, path: str) -> bool:
     return False
 
 
+def _ours(project: Project, path: str) -> bool:
+    """Whether ``path`` is one of T4's own outputs (ledgers, generated files, trends, state)."""
+    config = project.config
+    return any(path == folder or path.startswith(folder.rstrip("/") + "/")
+               for folder in (config.ledger_dir, config.generated_dir, config.trends_dir, config.state_dir))
+
+
+def _manifest_changed(root: Path, ref: str, path: str) -> bool:
+    """Whether the manifest differs from its version at the merge base with ``ref`` in more than
+    its observed blocks (which T4 writes after each measurement)."""
+    def load(args: list[str]) -> dict | None:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
+        try:
+            data = orjson.loads(done.stdout) if done.returncode == 0 else None
+        except orjson.JSONDecodeError:
+            return None
+        return _identity(data) if isinstance(data, dict) else None
+
+    base = subprocess.run(["git", "-C", str(root), "merge-base", ref, "HEAD"], capture_output=True, text=True)
+    if base.returncode != 0:
+        return True
+    before = load(["show", f"{base.stdout.strip()}:{path}"])
+    try:
+        now = orjson.loads((root / path).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return True
+    return before is None or not isinstance(now, dict) or before != _identity(now)
+
+
+def _identity(manifest: dict) -> dict:
+    """The manifest without observed blocks, nor the sections they alone filled."""
+    return {k: v for k, v in observed.strip(manifest).items() if v != {} or manifest.get(k) == {}}
+
+
 def changed_modules(project: Project, ref: str) -> list[Module]:
-    files = changed_files(project.root, ref)
+    files = {f for f in changed_files(project.root, ref) if not _ours(project, f)}
     if any(f in files for f in project.config.shared_files):
         return list(project.modules)
-    return [m for m in project.modules if any(_touches(m, project, f) for f in files)]
+    manifests = {f for f in files if posixpath.basename(f) == MANIFEST_NAME}
+    files -= {f for f in manifests if not _manifest_changed(project.root, ref, f)}
+    changed = []
+    for module in project.modules:
+        keyed = {f for paths in (module.test_paths, module.bench_paths)
+                 for f in inputs.module_inputs(project, module, paths)}
+        if module.manifest_path in files or any(f in keyed or (f not in manifests and _touches(module, project, f))
+                                                for f in files):
+            changed.append(module)
+    return changed

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
-from t4tasks.ledgers import ledger, record
+from t4tasks.ledgers import ledger, record, records
 from t4tasks.measure import inputs
 from t4tasks.problems import Problem
 from t4tasks.speed import memo
@@ -23,7 +23,7 @@ class Verdict:
     module: str
     observed: float | None
     target: float | None
-    status: str          # pass, below_target, no_observation, stale, tests_failed, ..., no_tests, no_target
+    status: str          # pass, below_target, no_observation, stale, tests_failed, ..., untested, no_tests, no_target
     detail: str = ""
 
     @property
@@ -59,12 +59,12 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, 
     observed = latest.get("coverage") if latest else None
     if latest is None:
         if not module.test_paths:
-            return Verdict(module.name, None, target, "no_tests", "no tests found")
+            return _no_tests(module, None, target, entries)
         return Verdict(module.name, None, target, "no_observation", "has tests, never measured")
-    status = latest.get("status", "ok")
-    if status not in ("ok",):
-        if status == "no_tests" and not module.test_paths:
-            return Verdict(module.name, observed, target, "no_tests", "no tests found")
+    status = records.status_of(latest)
+    if status != records.OK:
+        if status == "no_tests":
+            return _no_tests(module, observed, target, entries)
         return Verdict(module.name, observed, target, status, "last run did not pass")
     digest = latest.get(ledger.INPUT_DIGEST)
     files = inputs.module_inputs(project, module, module.test_paths)
@@ -76,10 +76,23 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, 
     if observed is None or observed < target:
         return Verdict(module.name, observed, target, "below_target")
     if ratchet:
-        earlier = [e.get("coverage") for e in entries[:-1] if e.get("status", "ok") == "ok" and e.get("coverage") is not None]
+        earlier = [e.get("coverage") for e in entries[:-1] if records.is_ok(e) and e.get("coverage") is not None]
         if earlier and observed < earlier[-1]:
             return Verdict(module.name, observed, target, "ratchet", f"dropped from {earlier[-1]:.2f}")
     return Verdict(module.name, observed, target, "pass")
+
+
+def _no_tests(module: Module, observed: float | None, target: float | None, entries: list[dict]) -> Verdict:
+    """No tests: passes when the manifest says so, or when nothing asks for them (no target, or
+    only the lane's target for a module never measured with tests); fails otherwise, so deleting
+    a failing module's tests never turns the gate green."""
+    if module.no_tests:
+        return Verdict(module.name, observed, target, "no_tests", "the manifest declares testing.no_tests")
+    had_tests = any(records.status_of(e) != "no_tests" for e in entries)
+    if target is None or (module.coverage_target is None and not had_tests):
+        return Verdict(module.name, observed, target, "no_tests", "no tests found")
+    return Verdict(module.name, observed, target, "untested",
+                   "a coverage target but no tests (set testing.no_tests: true if that is on purpose)")
 
 
 def run(project: Project, modules: list[Module], ratchet: bool = False) -> tuple[list[Verdict], list[Problem]]:

@@ -25,12 +25,12 @@ from typing import Any, NamedTuple
 import orjson
 
 from t4tasks.catalog.manifest import module_name
-from t4tasks.ledgers import ledger, observed
+from t4tasks.ledgers import ledger, observed, records
 from t4tasks.ledgers.record import BENCH_LEDGER, COVERAGE_LEDGER
 from t4tasks.problems import Problem
 
 # The ledgers that back observed blocks, by record kind.
-OBSERVATION_LEDGERS = {"coverage": COVERAGE_LEDGER, "bench": BENCH_LEDGER}
+OBSERVATION_LEDGERS = {records.COVERAGE: COVERAGE_LEDGER, records.BENCH: BENCH_LEDGER}
 # git's well-known empty tree: the "parent" of a root commit.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 

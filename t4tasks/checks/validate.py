@@ -18,7 +18,7 @@ from t4tasks import products
 from t4tasks.catalog import docmap, registry
 from t4tasks.catalog.project import Project
 from t4tasks.checks import bench_gate, coverage_gate, docs_check, ledger_check
-from t4tasks.ledgers import observed
+from t4tasks.ledgers import observed, records
 from t4tasks.outputs import meta
 from t4tasks.problems import Problem, relative_to
 from t4tasks.speed import atomic, forked, memo
@@ -127,7 +127,7 @@ def check_coverage(project: Project) -> CheckResult:
 
 
 def check_bench(project: Project) -> CheckResult:
-    benched = [m for m in project.modules if m.bench_paths]
+    benched = [m for m in project.modules if m.bench_paths or m.has_sla]
     if not benched:
         return CheckResult("bench", "skipped", reason="no module has benchmarks", counts={"modules": 0})
     verdicts, problems = bench_gate.run(project, benched)
@@ -148,7 +148,7 @@ CHECKS: tuple[Callable[[Project], CheckResult], ...] = (
 # Each group runs in a forked child (at 10,000 modules each takes about 0.6 s); the other checks
 # compare the derived files those tasks write, in this process. The report is the same bytes
 # however they run.
-EARLY = (("coverage", "bench"), ("manifests", "docs", "ledger"))
+EARLY = (records.MEASURED_KINDS, ("manifests", "docs", "ledger"))  # a measured kind's check bears its name
 
 
 def run(project: Project, strict: bool = False) -> list[CheckResult]:

@@ -12,9 +12,9 @@ from doit.reporter import ConsoleReporter
 
 from t4tasks.catalog.project import load_cached
 from t4tasks.console import progress
-from t4tasks.ledgers import record, shard
+from t4tasks.ledgers import record, records, shard
 
-MEASURED = ("coverage", "bench")
+MEASURED = records.MEASURED_KINDS
 
 
 def _closure(tasks: dict, selected: list[str]) -> set[str]:
@@ -40,8 +40,9 @@ def _recorded_durations() -> dict[str, float]:
     """The last recorded duration of each ``kind:module`` in the working directory's ledgers."""
     project = load_cached(os.getcwd())
     return {f"{kind}:{module}": seconds
-            for kind, name in (("coverage", record.COVERAGE_LEDGER), ("bench", record.BENCH_LEDGER))
-            for module, seconds in shard.durations_from_ledger(record.ledger_path(project, name)).items()}
+            for kind in records.MEASURED_KINDS
+            for module, seconds in shard.durations_from_ledger(
+                record.ledger_path(project, records.ledger_file(kind))).items()}
 
 
 def _seconds(value: object) -> float | None:
@@ -112,7 +113,7 @@ class ProgressReporter(ConsoleReporter):
         super().complete_run()
 
     def _summary(self) -> None:
-        statuses = Counter((name.split(":", 1)[0], entry.get("status", "?")) for name, entry in self.fresh)
+        statuses = Counter((name.split(":", 1)[0], records.status_of(entry) if entry else "?") for name, entry in self.fresh)
         self.write(f"\nmeasured {len(self.fresh)} module task(s), {self.uptodate} up to date, "
                    f"{progress.clock(time.monotonic() - self.started)}\n")
         if statuses:

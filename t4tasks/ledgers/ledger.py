@@ -6,8 +6,8 @@ killed mid-write can leave at most one torn last line; readers report it (file a
 and the next append starts on a fresh line. Each T4 entry carries ``prev``, the sha256 of the line
 before it, so a hand edit or a deleted line shows up in ``verify_chain``.
 
-This module also owns the field names, and reads the older spellings of real data (``timestamp``,
-``coverage_pct``, no ``kind``) into the current ones, so no other module needs to know them.
+This module owns the envelope's field names; ``records`` owns the kinds, their value fields and
+the older spellings of real data (``timestamp``, ``coverage_pct``, no ``kind``), read here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import orjson
 from t4tasks.speed import atomic
 
 from t4tasks import __version__
+from t4tasks.ledgers import records
 from t4tasks.problems import Problem
 
 SCHEMA_ID = "t4.ledger/1"
@@ -43,13 +44,7 @@ LINE = "_line"  # added by the reader: 1-based line number of the entry in its f
 
 ENVELOPE = (SCHEMA, KIND, MODULE, TS, TOOL, GIT_COMMIT, INPUT_DIGEST, PREV)
 
-# Older field name -> current one; the original field is kept next to the normalised one.
-ALIASES = {"timestamp": TS, "coverage_pct": COVERAGE}
-
-# Entries written before ``kind`` existed take it from their file name; any other
-# ``<module>.ndjson`` is a per-module manifest-edit ledger.
-FILE_KINDS = {name: name for name in ("coverage", "bench", "scaffold", "test_scaffold")}
-MANIFEST_EDIT = "manifest_edit"
+MANIFEST_EDIT = records.MANIFEST_EDIT
 
 # filelock polls a held lock every 50 ms by default; appends hold it for about a millisecond.
 _LOCK_POLL_SECONDS = 0.001
@@ -130,11 +125,10 @@ def new_record(
 
 
 def append(path: Path | str, record: Mapping[str, Any]) -> bool:
-    """Append ``record`` as one line; return False when it would duplicate the latest entry.
-
-    The latest entry with the same (kind, module) and the same ``input_digest`` means this exact
-    measurement is already recorded (a rerun after a crash), so nothing is written. Everything from
-    reading the tail to fsync happens under the lock, so concurrent writers keep the chain intact.
+    """Append ``record`` as one line; return False when the latest entry with the same (kind,
+    module) has the same ``input_digest`` and observed the same values (``records.same_values``):
+    the run changed nothing, so nothing is written. Everything from reading the tail to fsync
+    happens under the lock, so concurrent writers keep the chain intact.
     """
     path = Path(path)
     line = _checked(record)
@@ -145,12 +139,16 @@ def append(path: Path | str, record: Mapping[str, Any]) -> bool:
     with FileLock(f"{path}.lock").acquire(poll_interval=_LOCK_POLL_SECONDS):
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            if _latest_digest(fd, path, line[KIND], line[MODULE]) == line[INPUT_DIGEST]:
+            previous = _latest_entry(fd, path, line[KIND], line[MODULE])
+            if (previous is not None and previous.get(INPUT_DIGEST) == line[INPUT_DIGEST]
+                    and records.same_values(line[KIND], previous, line)):
                 return False
             lines = _reverse_lines(fd)
             torn = next(lines)  # bytes after the last newline: empty unless a writer was killed
-            previous = torn or next(lines, None)
-            line[PREV] = _line_hash(previous) if previous is not None else None
+            # the chain links whole records only: a torn or malformed line is skipped, so removing
+            # it later leaves the chain intact
+            whole = next((raw for raw in lines if isinstance(_loads(raw), dict)), None)
+            line[PREV] = _line_hash(whole) if whole is not None else None
             encoded = orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n"
             data = b"\n" + encoded if torn else encoded
             if os.write(fd, data) != len(data):
@@ -279,7 +277,7 @@ def verify_chain(path: Path | str) -> list[Problem]:
 
     The mismatch is reported on the line before the entry: that line was edited, or a line after it
     was deleted or inserted. Older entries (no ``schema``) carry no ``prev`` and are not checked;
-    malformed lines are ``read``'s to report, but still count as lines of the chain.
+    torn and malformed lines are ``read``'s to report (once), and are no link of the chain.
     """
     path = Path(path)
     key = _stat_key(path)
@@ -287,6 +285,7 @@ def verify_chain(path: Path | str) -> list[Problem]:
         return list(_CHAINS[key])
     problems: list[Problem] = []
     previous: bytes | None = None
+    previous_number = 0
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
         entry = _loads(raw)
         if isinstance(entry, dict) and SCHEMA in entry:
@@ -298,8 +297,9 @@ def verify_chain(path: Path | str) -> list[Problem]:
                 else:
                     problems.append(Problem(str(path), f"hash chain broken: line {number}'s prev "
                                             "does not match this line (it was edited, or a line "
-                                            "after it was deleted or inserted)", number - 1))
-        previous = raw
+                                            "after it was deleted or inserted)", previous_number))
+        if isinstance(entry, dict):
+            previous, previous_number = raw, number
     _remember(_CHAINS, key, tuple(problems))
     return problems
 
@@ -319,8 +319,8 @@ def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
     return line
 
 
-def _latest_digest(fd: int, path: Path, kind: str, module: str) -> str | None:
-    """The ``input_digest`` of the latest entry with this (kind, module), read from the end.
+def _latest_entry(fd: int, path: Path, kind: str, module: str) -> dict[str, Any] | None:
+    """The latest whole entry with this (kind, module), read from the end.
 
     Only lines whose bytes contain the JSON-quoted module name are parsed, so an append touches a
     few lines of a long ledger, not all of it. (Non-ASCII names may be escaped: parse every line.)
@@ -334,7 +334,7 @@ def _latest_digest(fd: int, path: Path, kind: str, module: str) -> str | None:
             except ValueError:
                 continue
             if entry[KIND] == kind and entry[MODULE] == module:
-                return entry.get(INPUT_DIGEST)
+                return entry
     return None
 
 
@@ -369,11 +369,14 @@ def _parse(raw: bytes, default_kind: str) -> dict[str, Any]:
         raise ValueError(f"not a JSON object but {type(entry).__name__}")
     if not isinstance(entry.get(MODULE), str) or not entry[MODULE]:
         raise ValueError(f"{MODULE}: missing or not a non-empty string")
-    for old, new in ALIASES.items():
+    for old, new in records.ALIASES.items():
         if old in entry and new not in entry:
             entry[new] = entry[old]
     entry[TS] = format_ts(parse_ts(entry.get(TS)))
     entry.setdefault(KIND, default_kind)
+    wrong = records.wrong_type(entry[KIND], entry)
+    if wrong is not None:
+        raise ValueError(f"wrong type: {wrong}")
     return entry
 
 
@@ -392,4 +395,4 @@ def _line_hash(raw: bytes) -> str:
 
 def _file_kind(path: Path) -> str:
     """The kind of entries that predate the ``kind`` field, from the ledger's file name."""
-    return FILE_KINDS.get(path.name.removesuffix(".ndjson"), MANIFEST_EDIT)
+    return records.file_kind(path.name)

@@ -36,11 +36,11 @@ from typing import Any
 
 import orjson
 
-from t4tasks.ledgers import ledger, observed
+from t4tasks.ledgers import ledger, observed, records
 from t4tasks.problems import Problem
 
 FRAGMENTS_DIR = "fragments"
-KINDS = ("coverage", "bench")          # kinds a fragment may carry: each has ledger <kind>.ndjson
+KINDS = records.MEASURED_KINDS          # kinds a fragment may carry
 
 
 def fragment_path(state_dir: Path, kind: str, shard: tuple[int, int]) -> Path:
@@ -52,21 +52,22 @@ def fragment_path(state_dir: Path, kind: str, shard: tuple[int, int]) -> Path:
 
 
 def ledger_name(kind: str) -> str:
-    """The committed ledger file of ``kind`` (``coverage.ndjson``, ``bench.ndjson``)."""
-    return f"{kind}.ndjson"
+    """The committed ledger file of ``kind``."""
+    return records.ledger_file(kind)
 
 
 def append_fragment(ledger_path: Path, fragment: Path, record: Mapping[str, Any]) -> dict[str, Any]:
     """A shard's replacement for appending to the ledger; returns the entry to record.
 
     When the committed ledger's latest entry for this (kind, module) already has this input
-    digest, that entry is the measurement (nothing is written: the merge would drop it anyway).
+    digest and these values, that entry is the measurement (nothing is written: the merge would drop it anyway).
     Otherwise the record is appended to the fragment (deduplicated there the same way, so a rerun
     after a crash appends nothing), and the fragment's entry is returned.
     """
     kind, module = record[ledger.KIND], record[ledger.MODULE]
     main = _latest_of(Path(ledger_path), kind, module)
-    if main is not None and main.get(ledger.INPUT_DIGEST) == record[ledger.INPUT_DIGEST]:
+    if (main is not None and main.get(ledger.INPUT_DIGEST) == record[ledger.INPUT_DIGEST]
+            and records.same_values(kind, main, record)):
         return main
     if ledger.append(fragment, record):
         return dict(record)
@@ -163,7 +164,7 @@ def _set_observed(kind: str, manifest: Path, lock_dir: Path, entry: dict[str, An
     """Set the observed block from ``entry`` unless the manifest already shows it; True if written."""
     data = orjson.loads(manifest.read_bytes())
     ts, digest = entry[ledger.TS], entry[ledger.INPUT_DIGEST]
-    if kind == "coverage":
+    if kind == records.COVERAGE:
         shown = observed.coverage_of(data)
         if shown == {"coverage": entry.get(ledger.COVERAGE), "ts": ts, "digest": digest}:
             return False

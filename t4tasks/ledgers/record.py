@@ -1,10 +1,9 @@
 """Recording a measurement: the per-module result file, the ledger entry, the manifest block.
 
-Order matters for crash safety. The ledger entry is appended first (deduplicated by input
-digest), then the manifest is updated from the ledger's latest entry, then the per-module result
-(the doit target) is written. A kill between any two steps leaves the task without its saved
-state, so doit reruns it; the rerun appends nothing new for the same inputs and finishes the
-manifest update from the entry already recorded.
+Order matters for crash safety. The ledger entry is appended first (unless the latest one has
+the same key and values), then the manifest is updated from the ledger's latest entry, then the
+per-module result (the doit target) is written. A kill between any two steps leaves the task
+without its saved state, so doit reruns it and records what that run finds.
 """
 
 from __future__ import annotations
@@ -13,11 +12,16 @@ from pathlib import Path
 
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
-from t4tasks.ledgers import ledger, merge, observed, shard
+from t4tasks.ledgers import ledger, merge, observed, records, shard
 from t4tasks.speed import atomic
 
-COVERAGE_LEDGER = "coverage.ndjson"
-BENCH_LEDGER = "bench.ndjson"
+# what became of a run, in its result file (not in the ledger): appended, equal to the latest
+# record with the same key, or no run at all because the ledger already held the key
+OUTCOME = "outcome"
+RECORDED, UNCHANGED, FROM_LEDGER = "recorded", "unchanged", "from_ledger"
+
+COVERAGE_LEDGER = records.ledger_file(records.COVERAGE)
+BENCH_LEDGER = records.ledger_file(records.BENCH)
 
 
 def ledger_path(project: Project, name: str) -> Path:
@@ -29,42 +33,72 @@ def result_path(project: Project, kind: str, module: Module) -> str:
     return f"{project.config.state_dir}/results/{kind}/{module.name}.json"
 
 
-def _append_or_find(project: Project, name: str, record: dict) -> dict:
+def _append(project: Project, name: str, record: dict) -> tuple[dict, bool]:
     """Append the record (to this shard's fragment when sharded: ``t4 merge`` brings it into the
-    ledger later), or return the identical-input entry already there."""
+    ledger later) unless the latest entry has its key and values; the ledger's entry for this
+    run, and whether it is new."""
     path = ledger_path(project, name)
     spec = shard.current()
     if spec is not None:
         fragment = merge.fragment_path(project.state_dir(), record[ledger.KIND], spec)
-        return merge.append_fragment(path, fragment, record)
+        entry = merge.append_fragment(path, fragment, record)
+        return entry, entry.get(ledger.TS) == record[ledger.TS]
     if ledger.append(path, record):
-        return record
-    return ledger.latest(path, kind=record[ledger.KIND])[record[ledger.MODULE]]
+        return record, True
+    return ledger.latest(path, kind=record[ledger.KIND])[record[ledger.MODULE]], False
 
 
-def record_coverage(project: Project, module: Module, result: dict, digest: str) -> dict:
-    values = {k: v for k, v in result.items() if k != "detail" or v}
-    record = ledger.new_record("coverage", module.name, values, digest,
+def _shown(run: dict, appended: bool) -> dict:
+    """What the result file keeps and T4 prints: the run's own record, and whether it was new."""
+    own = {k: v for k, v in run.items() if k != ledger.LINE}
+    own[OUTCOME] = RECORDED if appended else UNCHANGED
+    return own
+
+
+def _values(result: dict, imports: list[str]) -> dict:
+    values = {k: v for k, v in result.items() if (k != "detail" or v) and k != records.IMPORTS}
+    values[records.IMPORTS] = imports
+    return values
+
+
+def record_coverage(project: Project, module: Module, result: dict, digest: str, imports: list[str]) -> dict:
+    """Record a coverage run; the run's own result (``outcome``: recorded or unchanged)."""
+    record = ledger.new_record(records.COVERAGE, module.name, _values(result, imports), digest,
                                git_commit=ledger.git_head(project.root))
-    entry = _append_or_find(project, COVERAGE_LEDGER, record)
+    entry, appended = _append(project, COVERAGE_LEDGER, record)
     observed.set_coverage(project.root / module.manifest_path, project.state_dir() / "locks",
                           entry.get(ledger.COVERAGE), entry[ledger.TS], entry[ledger.INPUT_DIGEST])
-    atomic.write_json(project.root / result_path(project, "coverage", module),
-                      {k: v for k, v in entry.items() if k != ledger.LINE})
-    return entry
+    shown = _shown(record, appended)
+    atomic.write_json(project.root / result_path(project, records.COVERAGE, module), shown)
+    return shown
 
 
-def record_bench(project: Project, module: Module, result: dict, environment: dict, digest: str) -> dict:
-    values = {k: v for k, v in result.items() if k != "detail" or v}
+def record_bench(project: Project, module: Module, result: dict, environment: dict, digest: str,
+                 imports: list[str]) -> dict:
+    """Record a bench run; the run's own result (``outcome``: recorded or unchanged)."""
+    values = _values(result, imports)
     values["env_fingerprint"] = environment["fingerprint"]
     values["env"] = environment["facts"]
-    record = ledger.new_record("bench", module.name, values, digest,
+    record = ledger.new_record(records.BENCH, module.name, values, digest,
                                git_commit=ledger.git_head(project.root))
-    entry = _append_or_find(project, BENCH_LEDGER, record)
+    entry, appended = _append(project, BENCH_LEDGER, record)
     if entry.get("summary"):
         observed.set_bench(project.root / module.manifest_path, project.state_dir() / "locks",
                            entry["summary"], entry[ledger.TS], entry["env_fingerprint"],
                            entry[ledger.INPUT_DIGEST])
-    atomic.write_json(project.root / result_path(project, "bench", module),
-                      {k: v for k, v in entry.items() if k != ledger.LINE})
-    return entry
+    shown = _shown(record, appended)
+    atomic.write_json(project.root / result_path(project, records.BENCH, module), shown)
+    return shown
+
+
+def adopt(project: Project, kind: str, module: Module, digest: str) -> dict | None:
+    """The ledger as the cache: when the module has no result yet (a fresh clone) and its latest
+    ledger record is ok with this key, that record becomes its result; None otherwise."""
+    path = ledger_path(project, records.ledger_file(kind))
+    entry = ledger.latest(path, kind=kind).get(module.name) if path.is_file() else None
+    if not records.is_ok(entry) or entry.get(ledger.INPUT_DIGEST) != digest:
+        return None
+    shown = {k: v for k, v in entry.items() if k != ledger.LINE}
+    shown[OUTCOME] = FROM_LEDGER
+    atomic.write_json(project.root / result_path(project, kind, module), shown)
+    return shown

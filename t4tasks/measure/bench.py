@@ -29,7 +29,8 @@ from pathlib import Path
 import orjson
 
 from t4tasks.catalog.module import Module
-from t4tasks.measure import children
+from t4tasks.ledgers import records
+from t4tasks.measure import children, session
 from t4tasks.measure.fingerprint import package_versions
 
 # 21 evenly spaced quantiles (0, 5, ..., 100 %): enough shape for a rank test, small enough that
@@ -85,7 +86,8 @@ def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = 
         # Never run pytest without paths: it would collect the whole repository.
         return _result("no_benchmarks", f"{module.name}: no benchmark paths", [], started)
 
-    with tempfile.TemporaryDirectory(prefix="t4-bench-") as tmp:
+    # a benchmark may delete this folder: cleaning up what is left must not fail the measurement
+    with tempfile.TemporaryDirectory(prefix="t4-bench-", ignore_cleanup_errors=True) as tmp:
         tmp_dir = Path(tmp)
         # An empty ini plus an empty addopts: a host repo's "--cov ..." or "-n auto" cannot leak
         # into the measurement. rootdir/confcutdir keep node ids and conftest discovery rooted at
@@ -100,20 +102,28 @@ def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = 
             "--benchmark-only", f"--benchmark-json={json_path}", "--benchmark-save-data",
             "-p", "no:cacheprovider", "-p", "no:cov", "-o", "addopts=",
             "-c", str(ini), f"--rootdir={root}", f"--confcutdir={root}",
-            "--import-mode=importlib", "-p", _HOOKS_MODULE, *extra_args,
+            "--import-mode=importlib", "-p", _HOOKS_MODULE, *session.install(tmp_dir, root), *extra_args,
         ]
-        returncode = _run_with_timeout(command, root, timeout, log_path, tmp_dir)
+        try:
+            returncode = _run_with_timeout(command, root, timeout, log_path, tmp_dir)
+        except OSError as exc:  # the scratch folder vanished before the run could start
+            return _result("crashed", f"T4's scratch folder is gone: {exc}", [], started)
         output = _tail(log_path)
+        imports = session.imported(tmp_dir)
         try:
             benchmarks, unreadable = _read_benchmarks(json_path), None
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             benchmarks, unreadable = [], f"unreadable pytest-benchmark JSON: {error}"
     # Leaving the block deleted the JSON (every raw round) together with the temp folder.
 
+    if returncode is not None and imports is None:
+        # the session never reached its end (os._exit in a benchmark, a signal), whatever the exit code
+        return _result("crashed", f"pytest did not finish its session (exit code {returncode}): "
+                                  f"{output.strip().splitlines()[-1] if output.strip() else 'no output'}", [], started)
     if unreadable and returncode == _EXIT_OK:
         return _result("crashed", unreadable, [], started)
     status, message = _classify(returncode, output, bool(benchmarks), timeout)
-    return _result(status, message, benchmarks, started)
+    return _result(status, message, benchmarks, started, imports or [])
 
 
 def summarize(benchmarks: list[dict]) -> dict | None:
@@ -205,7 +215,7 @@ def compare(new: dict, old_results: list[dict], threshold: float, alpha: float =
     for record in old_results:
         if fingerprint is None or record.get("env_fingerprint") != fingerprint:
             continue
-        if record.get("status", "ok") != "ok":
+        if not records.is_ok(record):
             continue
         for bench in record.get("benchmarks") or []:
             baselines[bench["name"]] = bench
@@ -271,10 +281,13 @@ def _run_with_timeout(command: list[str], cwd: Path, timeout: float, log_path: P
 
 def _tail(path: Path) -> str:
     """The last part of pytest's output, where its summary lines are."""
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, handle.tell() - _OUTPUT_TAIL_BYTES))
-        return handle.read().decode("utf-8", errors="replace")
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - _OUTPUT_TAIL_BYTES))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:  # the scratch folder was deleted by the run
+        return ""
 
 
 def _read_benchmarks(json_path: Path) -> list[dict]:
@@ -328,8 +341,10 @@ def _first_problem_line(output: str) -> str | None:
     return first + more
 
 
-def _result(status: str, message: str | None, benchmarks: list[dict], started: float) -> dict:
+def _result(status: str, message: str | None, benchmarks: list[dict], started: float,
+            imports: list[str] | None = None) -> dict:
     return {
+        "imports": imports or [],
         "status": status,
         "message": message,
         "benchmarks": benchmarks,

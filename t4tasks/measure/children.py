@@ -35,6 +35,15 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+def _kill_leftovers(group: int) -> None:
+    """SIGKILL what the finished run started and left running in its process group."""
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # nothing left: the usual case
+
+
 _STOPS: list[Callable[[], None]] = []
 
 
@@ -83,10 +92,13 @@ def run(command: list[str], *, cwd, env: dict[str, str], timeout: float,
                 kill_group(process)
                 return None
             try:
-                return process.wait(timeout=min(timeout - elapsed, TICK) if tick else timeout - elapsed)
+                code = process.wait(timeout=min(timeout - elapsed, TICK) if tick else timeout - elapsed)
             except subprocess.TimeoutExpired:
                 if tick is not None:
                     tick(time.monotonic() - started)
+                continue
+            _kill_leftovers(process.pid)
+            return code
     except BaseException:
         kill_group(process)
         raise

@@ -29,7 +29,7 @@ import orjson
 
 from t4tasks.catalog.module import Module
 from t4tasks.console import progress
-from t4tasks.measure import children, session_progress
+from t4tasks.measure import children, session, session_progress
 
 # Environment variables that would let the caller's setup leak into the measured run:
 # PYTEST_ADDOPTS injects options (``-x`` would suppress the report), and the COVERAGE_PROCESS_*
@@ -60,22 +60,29 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
     started = time.monotonic()
     if not module.test_paths:
         return _result("no_tests", started, detail="the module declares no test paths")
-    with tempfile.TemporaryDirectory(prefix="t4-coverage-") as scratch:
+    # a test run may delete this folder: cleaning up what is left must not fail the measurement
+    with tempfile.TemporaryDirectory(prefix="t4-coverage-", ignore_cleanup_errors=True) as scratch:
         work = Path(scratch)
-        command = [*_pytest_command(Path(root), module, omit, work), *session_progress.ARGS, *extra_args]
-        exit_code = _run(command, Path(root), work, timeout, f"coverage:{module.name}")
+        command = [*_pytest_command(Path(root), module, omit, work), *session.install(work, root),
+                   *session_progress.ARGS, *extra_args]
+        try:
+            exit_code = _run(command, Path(root), work, timeout, f"coverage:{module.name}")
+        except OSError as exc:  # the scratch folder vanished before the run could start
+            return _result("crashed", started, detail=f"T4's scratch folder is gone: {exc}")
         if exit_code is None:
             return _result("timeout", started, detail=f"timed out after {timeout:g} s")
+        imports = session.imported(work)
         tests = _read_junit(work / "junit.xml")
-        # pytest writes the JUnit file when the session ends; without it the process died
-        # mid-run (a test called os._exit, or a signal), whatever its exit code says.
-        status = EXIT_STATUS.get(exit_code, "crashed") if tests is not None else "crashed"
+        # without the session-end file (or the JUnit file) the process died mid-run (a test
+        # called os._exit, a signal, the scratch folder deleted), whatever its exit code says
+        ended = tests is not None and imports is not None
+        status = EXIT_STATUS.get(exit_code, "crashed") if ended else "crashed"
         # pytest-cov writes its report only at the end of a session that was not interrupted.
         report_path = work / "coverage.json"
         # with no tests run, coverage.py reports an empty 100 %: that is not an observation
-        totals = _read_totals(report_path) if report_path.exists() and status != "no_tests" else {}
+        totals = _read_totals(report_path) if report_path.exists() and status not in ("no_tests", "crashed") else {}
         detail = None if status == "ok" else _output_tail(work, exit_code)
-        return _result(status, started, tests=tests, detail=detail, **totals)
+        return _result(status, started, tests=tests, detail=detail, imports=imports or [], **totals)
 
 
 def _pytest_command(root: Path, module: Module, omit: list[str], work: Path) -> list[str]:
@@ -135,6 +142,7 @@ def _run(command: list[str], root: Path, work: Path, timeout: float, label: str)
     """
     environment = {key: value for key, value in os.environ.items() if key not in FOREIGN_ENVIRONMENT}
     environment["COVERAGE_FILE"] = str(work / ".coverage")
+    environment["PYTHONPATH"] = session.python_path(work, environment)
     environment[session_progress.ENV] = str(work / "progress.json")
     tick = progress.ticker(label, environment[session_progress.ENV])
     with open(work / "stdout.txt", "wb") as stdout, open(work / "stderr.txt", "wb") as stderr:
@@ -148,9 +156,10 @@ def _read_junit(path: Path) -> dict[str, int] | None:
     JUnit counts every test case once: ``tests`` includes failures, errors (setup/teardown and
     collection errors) and skips, so the rest passed.
     """
-    if not path.exists():
+    try:
+        tree = ElementTree.parse(path)
+    except (OSError, ElementTree.ParseError):
         return None
-    tree = ElementTree.parse(path)
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in tree.getroot().iter("testsuite"):
         for key in counts:
@@ -192,7 +201,10 @@ def _output_tail(work: Path, exit_code: int) -> str:
     """A short reason for a non-ok run: the exit code and the last lines pytest printed."""
     lines = [f"pytest exit code {exit_code}"]
     for name in ("stdout.txt", "stderr.txt"):
-        text = (work / name).read_text(encoding="utf-8", errors="replace")
+        try:
+            text = (work / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
         lines.extend(line for line in text.splitlines()[-DETAIL_LINES:] if line.strip())
     return "\n".join(lines)
 
@@ -211,6 +223,7 @@ def _result(
     branches: int | None = None,
     covered_branches: int | None = None,
     files: int | None = None,
+    imports: list[str] | None = None,
 ) -> dict[str, Any]:
     """One result shape for every outcome; numbers that were not measured are None."""
     return {
@@ -227,6 +240,7 @@ def _result(
         "duration_s": round(time.monotonic() - started, 3),
         "versions": tool_versions(),
         "detail": detail,
+        "imports": imports or [],
     }
 
 

@@ -1,15 +1,20 @@
-"""What a module's measurement depends on: its files, and one digest of them.
+"""What a module's measurement depends on (its key): files, imports, environment, settings.
 
 The file list is the ``file_dep`` of the module's measurement tasks (so doit reruns exactly when
-one of them changes) and the digest is recorded with every ledger entry (so the same inputs are
-never recorded twice, and a stale observation can be told from a fresh one).
+one of them changes) and the digest is recorded with every ledger entry (so a rerun that changes
+nothing is not recorded twice, and a stale observation can be told from a fresh one). The files
+are the module's own, its tests', the conftests above them and every other repository file its
+latest recorded run imported; the spec adds the interpreter and installed distributions and the
+``[tool.t4]`` settings of that kind of measurement.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import posixpath
+import sys
 from pathlib import Path
 
 import orjson
@@ -17,6 +22,7 @@ import orjson
 from t4tasks.catalog.discovery import MANIFEST_NAME
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
+from t4tasks.ledgers import ledger, records
 from t4tasks.speed import digests, memo
 
 # files whose content can change what a module's tests do; docs and manifests cannot
@@ -43,7 +49,83 @@ def module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> l
     (its tests or benchmarks) and every conftest.py above them, sorted and repo-relative.
     Remembered across runs (see ``_all_inputs``)."""
     known = _all_inputs(project).get((module.name, paths))
+    files = list(known) if known is not None else _module_inputs(project, module, paths)
+    imported = recorded_imports(project).get(module.name)
+    if not imported:
+        return files
+    listed = project.listing.file_set
+    return sorted({*files, *(p for p in imported if p in listed)})
+
+
+def own_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> list[str]:
+    """``module_inputs`` without what earlier runs imported: the base a new run's imports join."""
+    known = _all_inputs(project).get((module.name, paths))
     return list(known) if known is not None else _module_inputs(project, module, paths)
+
+
+def new_imports(project: Project, module: Module, paths: tuple[str, ...], imported: list[str]) -> list[str]:
+    """The listed repository files a run imported beyond the module's own inputs: what its record keeps."""
+    own = set(own_inputs(project, module, paths))
+    listed = project.listing.file_set
+    return sorted({p for p in imported if p in listed and p not in own})
+
+
+def recorded_imports(project: Project) -> dict[str, list[str]]:
+    """Per module, the files its latest coverage and bench records say their runs imported;
+    remembered by the ledgers' versions, so an up-to-date run reads no ledger."""
+    paths = [project.root / project.config.ledger_dir / records.ledger_file(kind) for kind in records.MEASURED_KINDS]
+
+    def compute() -> dict[str, list[str]]:
+        remembered = project.memo("imports")
+        found = remembered.get(memo.key("imports/1", [list(ledger.version(p))[1:] for p in paths]),
+                               lambda: _read_imports(paths))
+        remembered.save()
+        return found
+
+    return project.remember(("imports", *(ledger.version(p) for p in paths)), compute)
+
+
+def _read_imports(paths: list[Path]) -> dict[str, list[str]]:
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        if path.is_file():
+            for name, entry in ledger.latest(path).items():
+                imported = entry.get(records.IMPORTS)
+                if imported:
+                    found.setdefault(name, set()).update(imported)
+    return {name: sorted(files) for name, files in found.items()}
+
+
+def environment_digest(project: Project) -> str:
+    """sha256 of the interpreter and every installed distribution with its version; remembered
+    by the stat of each folder on sys.path (an install or uninstall changes its folder)."""
+    def compute() -> str:
+        from importlib import metadata  # on first use only: it costs start-up time
+        installed = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
+        facts = [sys.version, platform.python_implementation(), installed]
+        return hashlib.sha256(orjson.dumps(facts)).hexdigest()
+
+    def remembered() -> str:
+        folders = []
+        for folder in sys.path:
+            try:
+                folders.append((folder, os.stat(folder or ".").st_mtime_ns))
+            except OSError:
+                folders.append((folder, None))
+        stored = project.memo("environment")
+        digest = stored.get(memo.key("environment/1", sys.executable, folders), compute)
+        stored.save()
+        return digest
+
+    return project.remember(("environment",), remembered)
+
+
+# the [tool.t4] settings that change what a measurement of each kind observes
+MEASURE_SETTINGS = {records.COVERAGE: ("pytest_args", "timeout"), records.BENCH: ("pytest_args", "timeout")}
+
+
+def measure_settings(project: Project, kind: str) -> dict:
+    return {name: getattr(project.config, name) for name in MEASURE_SETTINGS[kind]}
 
 
 def _all_inputs(project: Project) -> dict[tuple[str, tuple[str, ...]], list[str]]:
@@ -117,12 +199,13 @@ def digest_now(project: Project, remembered: memo.Memo, files: list[str], spec: 
 
 def coverage_spec(project: Project, module: Module) -> dict:
     """What, besides file contents, defines a coverage measurement of ``module``."""
-    return {"kind": "coverage", "code": module.code_path, "paths": list(module.test_paths),
+    return {"kind": records.COVERAGE, "code": module.code_path, "paths": list(module.test_paths),
             "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
-            "pytest_args": list(project.config.pytest_args)}
+            "settings": measure_settings(project, records.COVERAGE), "env": environment_digest(project)}
 
 
 def bench_spec(project: Project, module: Module) -> dict:
-    return {"kind": "bench", "code": module.code_path, "paths": list(module.bench_paths),
+    """What, besides file contents, defines a bench measurement of ``module``."""
+    return {"kind": records.BENCH, "code": module.code_path, "paths": list(module.bench_paths),
             "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
-            "pytest_args": list(project.config.pytest_args)}
+            "settings": measure_settings(project, records.BENCH), "env": environment_digest(project)}

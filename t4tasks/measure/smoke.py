@@ -88,10 +88,10 @@ class _Server:
             slot.started.set()
             slot.done.set()
 
-    def run(self, import_name: str | None, argv: list[str], log: Path, timeout: float) -> int | None:
+    def run(self, import_name: str | None, argv: list[str], log: Path, timeout: float, done: Path) -> int | None:
         """The child's exit code, or None when it timed out (it is killed then)."""
         slot, request_id = _Slot(), next(self._ids)
-        request = {"id": request_id, "import": import_name, "argv": argv, "log": str(log)}
+        request = {"id": request_id, "import": import_name, "argv": argv, "log": str(log), "done": str(done)}
         with self._lock:
             if not self.alive:
                 raise ServerGone("the smoke server exited")
@@ -161,7 +161,9 @@ atexit.register(_stop_servers)
 # the fallback: one fresh interpreter per module running what a server's child runs (import the
 # package, then pytest in the same process), with ``-c`` so the root is first on sys.path
 _RUN_ONE = ("import sys; from t4tasks.measure.smoke_server import run_child; "
-            "sys.exit(run_child({'import': sys.argv[1], 'argv': sys.argv[2:]}))")
+            "sys.exit(run_child({'done': sys.argv[1], 'import': sys.argv[2], 'argv': sys.argv[3:]}))")
+# the code of a run that never reached its end (see smoke_server.run_child)
+CRASHED = -1000
 
 
 def _pytest_args(root: Path, module: Module, marker: str, ini: Path, extra: tuple[str, ...]) -> list[str]:
@@ -173,24 +175,28 @@ def _run_in_fresh_process(root: Path, module: Module, marker: str, timeout: floa
                           import_first: str | None = None) -> tuple[int | None, str]:
     """Import ``import_first`` (when given) and run the module's tests marked ``marker``, in a
     process of their own: a fork of the warm server, else a fresh ``python``."""
-    with tempfile.TemporaryDirectory(prefix="t4-smoke-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="t4-smoke-", ignore_cleanup_errors=True) as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\nmarkers =\n    smoke: fast checks\n    integration: slow, cross-module tests\n")
         args = _pytest_args(root, module, marker, ini, extra) if module.test_paths else []
         log = Path(tmp) / "output.txt"
+        done = Path(tmp) / "done"
         # the warm-up session uses the same options, except what names the module's tests
         server = _server(root, _pytest_args(root, replace(module, test_paths=()), marker, ini, extra))
         code: int | None
         try:
             if server is None:
                 raise ServerGone("no fork here")
-            code = server.run(import_first, args, log, timeout)
+            code = server.run(import_first, args, log, timeout, done)
         except ServerGone:
             with log.open("wb") as out:
-                code = children.run([sys.executable, "-c", _RUN_ONE, import_first or "", *args], cwd=root,
-                                    env=dict(os.environ), timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
+                code = children.run([sys.executable, "-c", _RUN_ONE, str(done), import_first or "", *args],
+                                    cwd=root, env=dict(os.environ), timeout=timeout, stdout=out,
+                                    stderr=subprocess.STDOUT)
         if code is None:
             return None, f"timed out after {timeout:g} s"
+        if not done.exists():
+            return CRASHED, f"crashed: the run did not reach its end (exit code {code}) {_tail(log)}".strip()
         return code, _tail(log)
 
 
@@ -217,6 +223,8 @@ def smoke(project: Project, module: Module) -> tuple[bool, str]:
                                         project.config.pytest_args, import_first=name)
     if code == IMPORT_FAILED:
         return False, f"import {name} failed: {output}"
+    if code == CRASHED:
+        return False, output
     if not tested.test_paths and code == 0:
         return True, f"import {name} ok; " + ("no smoke tests" if module.test_paths else "no tests")
     if code in (0, NO_TESTS):
@@ -232,6 +240,6 @@ def fast(project: Project, module: Module) -> tuple[bool, str]:
                                         project.config.pytest_args)
     if code in (0, NO_TESTS):
         return True, output.splitlines()[-1] if output else "passed"
-    return False, output
+    return False, output  # failed, or crashed (see CRASHED)
 
 

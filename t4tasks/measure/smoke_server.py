@@ -55,7 +55,19 @@ def warm(argv: list[str]) -> None:
 
 
 def run_child(request: dict) -> int:
-    """Import the package (when named), then run pytest with ``argv`` (none: the import is the check)."""
+    """Import the package (when named), then run pytest with ``argv`` (none: the import is the
+    check); then create the file ``request["done"]``: a run that never gets there (os._exit in the
+    import or a test) did not finish, whatever its exit code."""
+    code = _run_child(request)
+    if request.get("done"):
+        try:
+            open(request["done"], "wb").close()
+        except OSError:
+            pass  # the run deleted T4's scratch folder: it is reported as crashed
+    return code
+
+
+def _run_child(request: dict) -> int:
     if request["import"]:
         try:
             importlib.import_module(request["import"])
@@ -109,6 +121,10 @@ def reap(children: dict[int, object]) -> None:
         if pid == 0:
             return
         request_id = children.pop(pid, None)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # whatever the run started and left running
+        except (ProcessLookupError, PermissionError):
+            pass
         if request_id is not None:
             send({"id": request_id, "code": os.waitstatus_to_exitcode(status)})
 

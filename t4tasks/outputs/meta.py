@@ -17,6 +17,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
+from t4tasks.ledgers import records
 from t4tasks.scaffolding import marker
 
 SCHEMA_VERSION = "t4.meta/1"
@@ -46,9 +47,11 @@ def coverage_block(entry: dict, record: dict | None, lane_targets: dict[str, flo
         "target": _num(target),
         "delta": _num(observed - target) if observed is not None and target is not None else None,
         "meets_target": (observed >= target) if observed is not None and target is not None else None,
-        "status": record.get("status", "recorded") if record else "no_observation",
+        "status": records.status_of(record) if record else "no_observation",
         "observed_at": record.get("ts") if record else None,
     }
+    if entry.get("no_tests"):
+        block["no_tests"] = True  # declared in the manifest: testing.no_tests
     if target is None:
         block["reason"] = "no coverage target: the module has no lane and no testing.coverage_target"
     elif observed is None:
@@ -70,6 +73,8 @@ def performance_block(entry: dict, record: dict | None) -> dict:
         "fingerprint": (record or {}).get("env_fingerprint"),
         "observed_at": (record or {}).get("ts"),
     }
+    if entry.get("no_benchmarks"):
+        block["no_benchmarks"] = True  # declared in the manifest: performance.no_benchmarks
     if meets is None:
         block["reason"] = "no latency target in the manifest" if not sla else "no benchmark observation"
     return block

@@ -25,15 +25,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from t4tasks.ledgers import ledger
+from t4tasks.ledgers import ledger, records
 from t4tasks.problems import Problem
 from t4tasks.speed import atomic
 
 COVERAGE_FIELDS = ["date", "module", "coverage_pct", "delta_from_previous"]
 BENCH_FIELDS = ["date", "module", "p50_ms", "p95_ms", "p99_ms", "delta_p95", "env_fingerprint"]
 
-COVERAGE_LEDGER = "coverage.ndjson"
-BENCH_LEDGER = "bench.ndjson"
+COVERAGE_LEDGER = records.ledger_file(records.COVERAGE)
+BENCH_LEDGER = records.ledger_file(records.BENCH)
 COVERAGE_TREND = "coverage_trend.csv"
 BENCH_TREND = "bench_trend.csv"
 

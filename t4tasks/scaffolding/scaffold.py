@@ -36,7 +36,7 @@ from t4tasks.catalog.config import is_inside
 from t4tasks.catalog.manifest import PathResolver
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
-from t4tasks.ledgers import ledger
+from t4tasks.ledgers import ledger, records
 from t4tasks.scaffolding import marker
 from t4tasks.speed import atomic
 
@@ -58,7 +58,7 @@ TEST_TEMPLATES = (
     "tests/test_unit.py",
     "tests/test_integration.py",
 )
-KINDS = ("scaffold", "test_scaffold")  # ledger kinds, one ledger file each
+KINDS = records.SCAFFOLD_KINDS
 WRITES = ("create", "update")
 VERSION_COMMENT = re.compile(r"\{#\s*version:\s*(\S+)\s*#\}")
 
@@ -362,7 +362,7 @@ def apply(project: Project, module: Module, planned: list[Planned], kind: str) -
             "updated": sorted(p for p, f in files.items() if f["action"] == "update"),
         }
         record = ledger.new_record(kind, module.name, values, digest, git_commit=ledger.git_head(root))
-        ledger.append(root / project.config.ledger_dir / f"{kind}.ndjson", record)
+        ledger.append(root / project.config.ledger_dir / records.ledger_file(kind), record)
     return sorted(files)
 
 

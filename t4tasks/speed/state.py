@@ -9,6 +9,9 @@ soon as doit has recorded its success, so a hard kill loses at most the tasks in
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+from collections.abc import Callable
 
 import orjson
 from doit.dependency import SqliteDB
@@ -60,17 +63,32 @@ class CommittingSqliteDB(SqliteDB):
                 if changed:
                     self._dirty.add(task_id)
             refreshed.clear()
-        super().dump()
+        self._surviving(super().dump)
 
     def set(self, task_id, dependency, value):
         super().set(task_id, dependency, value)
         if dependency == _LAST_KEY:
-            self._conn.execute("insert or replace into doit values (?,?)",
-                               (task_id, self.codec.encode(self._cache[task_id])))
-            self._conn.commit()
+            def commit() -> None:
+                self._conn.execute("insert or replace into doit values (?,?)",
+                                   (task_id, self.codec.encode(self._cache[task_id])))
+                self._conn.commit()
+            self._surviving(commit)
             self._dirty.discard(task_id)
             digests.forget()  # a task ran: the next one stats the files it may have changed
 
     def remove(self, task_id):
         super().remove(task_id)
         digests.forget()  # a task failed: what it wrote is stale in this run's memory too
+
+    def _surviving(self, write: Callable[[], None]) -> None:
+        """``write()``; when a measured run deleted the state folder, again into a new state file
+        holding what this run knows (the tasks it did not read rerun next time)."""
+        try:
+            write()
+        except sqlite3.OperationalError:
+            if os.path.exists(self.name):
+                raise
+            os.makedirs(os.path.dirname(self.name) or ".", exist_ok=True)
+            self._conn = self._sqlite3(self.name)
+            self._dirty.update(self._cache)
+            write()

@@ -62,7 +62,7 @@ def task_bench_gate():
 
     def gate(changed_since: str):
         return _gate("bench", project, changed_since,
-                     lambda modules: bench_gate.run(project, [m for m in modules if m.bench_paths]))
+                     lambda modules: bench_gate.run(project, [m for m in modules if m.bench_paths or m.has_sla]))
 
     return {"actions": [gate], "params": [CHANGED_SINCE], "uptodate": [False], "verbosity": 2}
 

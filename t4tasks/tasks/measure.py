@@ -5,8 +5,9 @@ from __future__ import annotations
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
+from t4tasks import __version__
 from t4tasks.catalog.project import Project
-from t4tasks.ledgers import ledger, record
+from t4tasks.ledgers import ledger, record, records
 from t4tasks.measure import inputs
 from t4tasks.tasks.common import (
     _run_modules,
@@ -15,22 +16,43 @@ from t4tasks.tasks.common import (
 )
 
 
-def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], spec: dict, measure) -> dict:
-    """One ``<kind>:<module>`` sub-task: measure in a subprocess, then record it."""
+def _last_run_ok(task, values) -> bool | None:
+    """A task whose last run was not ok (failed, crashed, timeout) is never up to date."""
+    return records.is_ok(values) if values else None
+
+
+def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], spec: dict,
+                   measure, record_it) -> dict:
+    """One ``<kind>:<module>`` sub-task: measure in a subprocess, then record it; or, with no
+    result yet and a latest ok ledger record of the same key, adopt that record (no run)."""
     files = inputs.module_inputs(project, module, paths)
 
-    def run() -> None:
-        measure(inputs.input_digest(project.root, files, spec))
+    def run() -> dict:
+        if not (project.root / record.result_path(project, kind, module)).exists():
+            adopted = record.adopt(project, kind, module, inputs.input_digest(project.root, files, spec))
+            if adopted is not None:
+                return adopted
+        result = measure()
+        imports = inputs.new_imports(project, module, paths, result.pop(records.IMPORTS, None) or [])
+        key_files = sorted({*inputs.own_inputs(project, module, paths), *imports})
+        return record_it(result, imports, inputs.input_digest(project.root, key_files, spec))
 
     return {
         "name": module.name,
         "actions": [run],
         "file_dep": files,
         "targets": [record.result_path(project, kind, module)],
-        "uptodate": [config_changed(_settings(project, spec=spec, timeout=project.config.timeout))],
+        "uptodate": [config_changed(_measure_settings(project, spec)), _last_run_ok],
         "doc": f"measure {module.name}'s {kind}",
         "verbosity": 2,
     }
+
+
+def _measure_settings(project: Project, spec: dict) -> dict:
+    """The one ``config_changed`` payload of a measurement: its spec (which holds the settings of
+    its kind) and where it records, never the rest of [tool.t4]."""
+    return {"t4": __version__, "spec": spec, "ledger_dir": project.config.ledger_dir,
+            "state_dir": project.config.state_dir}
 
 
 def task_coverage():
@@ -38,14 +60,16 @@ def task_coverage():
     from t4tasks.measure import coverage
     project = current()
     for module in _run_modules(project, record.COVERAGE_LEDGER):
-        def measure(digest, module=module):
+        def run(module=module):
             ignore = tuple(f"--ignore={p}" for p in project.foreign_tests(module))
-            result = coverage.measure(project.root, module, omit=project.nested_paths(module),
-                                      timeout=project.config.timeout,
-                                      extra_args=(*ignore, *project.config.pytest_args))
-            return record.record_coverage(project, module, result, digest)
-        yield _measured_task(project, "coverage", module, module.test_paths,
-                             inputs.coverage_spec(project, module), measure)
+            return coverage.measure(project.root, module, omit=project.nested_paths(module),
+                                    timeout=project.config.timeout,
+                                    extra_args=(*ignore, *project.config.pytest_args))
+
+        def record_it(result, imports, digest, module=module):
+            return record.record_coverage(project, module, result, digest, imports)
+        yield _measured_task(project, records.COVERAGE, module, module.test_paths,
+                             inputs.coverage_spec(project, module), run, record_it)
 
 
 def task_bench():
@@ -57,24 +81,24 @@ def task_bench():
     names = {m.name for m in _run_modules(project, record.BENCH_LEDGER)}
     for module in (m for m in benched if m.name in names):
 
-        def measure(digest, module=module):
+        def run(module=module):
             ignore = tuple(f"--ignore={p}" for p in project.foreign_tests(module))
-            result = bench.run(project.root, module, project.config.timeout,
-                               extra_args=(*ignore, *project.config.pytest_args))
-            environment = fingerprint.environment()
-            entry = record.record_bench(project, module, result, environment, digest)
-            if entry.get("status") == "ok":
-                # earlier results: every ledger entry but this one (a shard's sits in a fragment)
+            return bench.run(project.root, module, project.config.timeout,
+                             extra_args=(*ignore, *project.config.pytest_args))
+
+        def record_it(result, imports, digest, module=module):
+            entry = record.record_bench(project, module, result, fingerprint.environment(), digest, imports)
+            if records.is_ok(entry):
+                # earlier results: every ledger entry but this run's own (a shard's sits in a fragment)
                 earlier = [e for e in bench_gate.history(project)[0].get(module.name, [])
-                           if (e.get(ledger.TS), e.get(ledger.INPUT_DIGEST))
-                           != (entry.get(ledger.TS), entry.get(ledger.INPUT_DIGEST))]
+                           if e.get(ledger.TS) != entry.get(ledger.TS)]
                 for row in bench.compare(entry, earlier, project.config.bench_regression_threshold):
                     print(f"  {row['explain']}")
             else:
-                print(f"  bench:{module.name}: {entry.get('status')}: {entry.get('message')}")
+                print(f"  bench:{module.name}: {records.status_of(entry)}: {entry.get('message')}")
             return entry
-        yield _measured_task(project, "bench", module, module.bench_paths,
-                             inputs.bench_spec(project, module), measure)
+        yield _measured_task(project, records.BENCH, module, module.bench_paths,
+                             inputs.bench_spec(project, module), run, record_it)
 
 
 def _check_subtasks(project: Project, kind: str, check, doc: str):

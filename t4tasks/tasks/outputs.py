@@ -11,7 +11,7 @@ from doit.tools import config_changed
 from t4tasks import headstart, products
 from t4tasks.catalog import registry
 from t4tasks.checks import validate
-from t4tasks.ledgers import ledger, record
+from t4tasks.ledgers import ledger, record, records
 from t4tasks.measure import inputs
 from t4tasks.outputs import meta, trends
 from t4tasks.speed import atomic, digests
@@ -147,8 +147,8 @@ def task_readme_badges():
                 changed_files.append(readme.relative_to(project.root).as_posix())
                 print(diff)
         if apply and changed_files:
-            ledger.append(record.ledger_path(project, "badges.ndjson"),
-                          ledger.new_record("readme_badges", "*", {"files": changed_files},
+            ledger.append(record.ledger_path(project, records.ledger_file(records.README_BADGES)),
+                          ledger.new_record(records.README_BADGES, "*", {"files": changed_files},
                                             inputs.input_digest(project.root, changed_files, {"kind": "readme_badges"})))
         verb = "updated" if apply else "would update"
         print(f"{len(changed_files)} README(s) {verb}" + ("" if apply else "; run with --apply to write"))

@@ -85,9 +85,10 @@ def test_same_inputs_append_once_and_new_inputs_append_again(tmp_path):
     assert ledger.append(path, entry("identity", "d1", coverage=10.0))  # same digest, other module
     assert ledger.append(path, entry("memory", "d2", coverage=55.0))
     assert ledger.append(path, entry("memory", "d1", coverage=50.0))  # back to the first inputs
-    assert not ledger.append(path, ledger.new_record("coverage", "memory", {}, "d1"))
+    # same key, other values: a new observation, recorded
+    assert ledger.append(path, ledger.new_record("coverage", "memory", {}, "d1"))
     assert ledger.append(path, ledger.new_record("bench", "memory", {}, "d1"))  # other kind
-    assert len(lines(path)) == 5
+    assert len(lines(path)) == 6
 
 
 def test_naive_timestamps_are_refused_on_write_and_reported_on_read(tmp_path):

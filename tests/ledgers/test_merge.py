@@ -72,10 +72,14 @@ def test_append_fragment_skips_what_the_ledger_already_has(tmp_path):
     main, fragment = tmp_path / "coverage.ndjson", tmp_path / "frag" / "coverage-1of2.ndjson"
     old = rec("a", "d1", "2024-01-01T00:00:00+00:00")
     ledger.append(main, old)
-    # unchanged module measured again on a shard: nothing written, the ledger's entry is the answer
-    again = rec("a", "d1", "2024-02-01T00:00:00+00:00", coverage=51.0)
+    # unchanged module measured again on a shard, same values: nothing written, the ledger's entry is the answer
+    again = rec("a", "d1", "2024-02-01T00:00:00+00:00")
     got = merge.append_fragment(main, fragment, again)
     assert got["ts"] == old["ts"] and not fragment.exists()
+    # same key, other values: the run's result is the truth, it goes to the fragment
+    other = rec("a", "d1", "2024-02-02T00:00:00+00:00", coverage=51.0)
+    assert merge.append_fragment(main, fragment, other) == other
+    fragment.unlink()
     # a changed module goes to the fragment, never the ledger
     new = rec("a", "d2", "2024-02-01T00:00:00+00:00")
     assert merge.append_fragment(main, fragment, new) == new
@@ -151,7 +155,7 @@ def test_dedup_against_the_ledger_latest_entry_and_stale_fragments(tmp_path):
     ledger.append(main, rec("b", "b1", "2024-01-01T00:00:00+00:00"))
     ledger.append(main, rec("b", "b2", "2024-02-01T00:00:00+00:00"))
     fragment = write_fragment(tmp_path / "coverage-1of1.ndjson", [
-        rec("a", "a1", "2024-03-01T00:00:00+00:00", coverage=99.0),   # unchanged module: duplicate
+        rec("a", "a1", "2024-03-01T00:00:00+00:00"),                  # unchanged module: duplicate
         rec("b", "b1", "2024-01-15T00:00:00+00:00"),                  # older than b's latest: stale
         rec("c", "c1", "2024-03-01T00:00:00+00:00"),                  # new: appended
     ])
@@ -181,7 +185,7 @@ def test_a_reverted_module_is_recorded_again(tmp_path):
 def test_same_inputs_measured_twice_in_the_fragments_keeps_the_first(tmp_path):
     root = tmp_path / "r"
     manifests = small_repo(root)
-    f1 = write_fragment(tmp_path / "coverage-1of2.ndjson", [rec("a", "A", "2024-03-01T00:00:02+00:00", coverage=60.0)])
+    f1 = write_fragment(tmp_path / "coverage-1of2.ndjson", [rec("a", "A", "2024-03-01T00:00:02+00:00", coverage=61.0)])
     f2 = write_fragment(tmp_path / "coverage-2of2.ndjson", [rec("a", "A", "2024-03-01T00:00:01+00:00", coverage=61.0)])
     counts = merge.merge(root, Path(LEDGER), [f1, f2], manifests)
     assert (counts["appended"], counts["duplicates"]) == (1, 1)
@@ -280,9 +284,10 @@ SHARD_SCRIPT = textwrap.dedent("""
     for name in names:
         module = project.by_name[name]
         result = coverage.measure(root, module, omit=project.nested_paths(module), timeout=120)
-        digest = inputs.input_digest(project.root, inputs.module_inputs(project, module, module.test_paths),
-                                     inputs.coverage_spec(project, module))
-        values = {k: v for k, v in result.items() if k != "detail" or v}
+        imports = inputs.new_imports(project, module, module.test_paths, result.pop("imports"))
+        files = sorted({*inputs.own_inputs(project, module, module.test_paths), *imports})
+        digest = inputs.input_digest(project.root, files, inputs.coverage_spec(project, module))
+        values = {**{k: v for k, v in result.items() if k != "detail" or v}, "imports": imports}
         entry = ledger.new_record("coverage", name, values, digest, git_commit=ledger.git_head(root))
         merge.append_fragment(main, fragment, entry)
     print(json.dumps({"pid": os.getpid(), "names": names}))
@@ -301,9 +306,10 @@ UNSHARDED_SCRIPT = textwrap.dedent("""
     project = Project.load(root)
     for module in reversed(project.modules):  # another order than any shard's
         result = coverage.measure(root, module, omit=project.nested_paths(module), timeout=120)
-        digest = inputs.input_digest(project.root, inputs.module_inputs(project, module, module.test_paths),
-                                     inputs.coverage_spec(project, module))
-        record.record_coverage(project, module, result, digest)
+        imports = inputs.new_imports(project, module, module.test_paths, result.pop("imports"))
+        files = sorted({*inputs.own_inputs(project, module, module.test_paths), *imports})
+        digest = inputs.input_digest(project.root, files, inputs.coverage_spec(project, module))
+        record.record_coverage(project, module, result, digest, imports)
 """)
 
 

@@ -172,6 +172,7 @@ def test_three_modules_match_coverage_and_manifests_keep_their_format(tmp_path):
         # the per-module result target carries the same record
         # (minus "prev": a freshly appended record is written without it, a found one with it)
         result = json.loads((root / RESULTS / f"{name}.json").read_text())
+        assert result.pop("outcome") == "recorded"  # appended, not "unchanged" nor from the ledger
         assert {k: v for k, v in result.items() if k != "prev"} == {k: v for k, v in entry.items() if k != "prev"}
 
     # only the testing block changed: same key order, same 2-space formatting, same escaping
@@ -515,7 +516,7 @@ def test_kill_9_at_random_moments_then_a_normal_run_converges(tmp_path):
         assert mine["observed_digest"] == theirs["observed_digest"]
         assert mine["observed_at"] == got[name]["ts"], f"seed {seed}: manifest and ledger disagree"
         result = json.loads((root / RESULTS / f"{name}.json").read_text())
-        assert {k: v for k, v in result.items() if k not in VOLATILE} == stable(got[name])
+        assert {k: v for k, v in result.items() if k not in VOLATILE and k != "outcome"} == stable(got[name])
 
     # and the state converged: one more run measures nothing
     code, executed, _, out = t4_run(root, "coverage", "-n", "2")

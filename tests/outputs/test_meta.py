@@ -186,7 +186,7 @@ def test_coverage_block_target_delta_and_lane_fallback():
     record = {"coverage": 72.5, "ts": "2025-01-01T00:00:00.000000+00:00"}
     from_lane = meta.coverage_block({"coverage_target": None, "lane": "L1"}, record, {"L1": 75.0})
     assert from_lane == {"observed": 72.5, "target": 75.0, "delta": -2.5, "meets_target": False,
-                         "status": "recorded", "observed_at": "2025-01-01T00:00:00.000000+00:00"}
+                         "status": "ok", "observed_at": "2025-01-01T00:00:00.000000+00:00"}
     own = meta.coverage_block({"coverage_target": 70, "lane": "L1"}, record, {"L1": 75.0})
     assert own["target"] == 70.0 and type(own["target"]) is float
     assert own["meets_target"] is True and own["delta"] == 2.5

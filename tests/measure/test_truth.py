@@ -1,0 +1,131 @@
+"""Every run tells the truth: the key follows imports, environment and the measurement's own
+settings; a run's own result is recorded and printed; the committed ledger is the cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.support import git, git_init, ledger_lines, make_repo, manifest, t4_run
+
+LEDGER = Path("manifests/.ledger/coverage.ndjson")
+
+
+def imports_repo(root: Path) -> Path:
+    """``a``'s tests import a shared package (no module) and ``core``'s class; ``b`` imports neither."""
+    make_repo(root, {m: manifest(m) for m in ("a", "b", "core")}, files={
+        "shared/__init__.py": "", "shared/util.py": "def one():\n    return 1\n",
+        "core/__init__.py": "", "core/thing.py": "class Thing:\n    size = 1\n",
+        "core/tests/test_core.py": "from core.thing import Thing\n\n\ndef test_thing():\n    assert Thing.size\n",
+        "a/__init__.py": "", "a/code.py": "def f():\n    return 1\n",
+        "a/tests/test_a.py": ("from a.code import f\nfrom core.thing import Thing\nfrom shared.util import one\n\n\n"
+                              "def test_a():\n    assert f() == one() == Thing.size\n"),
+        "b/__init__.py": "", "b/code.py": "def g():\n    return 2\n",
+        "b/tests/test_b.py": "from b.code import g\n\n\ndef test_b():\n    assert g() == 2\n",
+    }, pyproject="[tool.t4]\ntimeout = 120\n")
+    return git_init(root)
+
+
+def measured(executed: list[str]) -> list[str]:
+    return sorted(name for name in executed if name.startswith("coverage:"))
+
+
+def test_staleness_follows_imports_and_only_the_measurements_settings(tmp_path):
+    root = imports_repo(tmp_path / "repo")
+    code, executed, _, out = t4_run(root, "coverage")
+    assert code == 0 and measured(executed) == ["coverage:a", "coverage:b", "coverage:core"], out
+    recorded = {e["module"]: e for e in ledger_lines(root / LEDGER)}
+    assert recorded["a"]["imports"] == ["core/__init__.py", "core/thing.py", "shared/__init__.py", "shared/util.py"]
+    assert recorded["b"]["imports"] == []
+    # T4's own writes (observed blocks, ledger lines) change no module's inputs
+    code, _, _, out = t4_run(root, "coverage_gate", "--changed-since", "HEAD")
+    assert "coverage gate: 0 of 0 modules pass" in out, out
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "measured")
+
+    (root / "shared/util.py").write_text("def one():\n    return 1  # edited\n")
+    code, executed, _, out = t4_run(root, "coverage")
+    assert measured(executed) == ["coverage:a"], out
+    code, _, _, out = t4_run(root, "coverage_gate", "--changed-since", "HEAD")
+    assert "coverage gate: 1 of 1 modules pass" in out and "\na " in f"\n{out}", out
+
+    (root / "core/thing.py").write_text("class Thing:\n    size = 1  # edited\n")
+    _, executed, _, out = t4_run(root, "coverage")
+    assert measured(executed) == ["coverage:a", "coverage:core"], out
+
+    # a setting no measurement reads re-measures nothing; one that coverage reads re-measures all
+    (root / "pyproject.toml").write_text('[tool.t4]\ntimeout = 120\nrequired_docs = ["README.md", "API.md"]\n'
+                                         'bench_regression_threshold = 0.5\n')
+    _, executed, _, out = t4_run(root, "coverage")
+    assert measured(executed) == [], out
+    (root / "pyproject.toml").write_text('[tool.t4]\ntimeout = 100\n')
+    _, executed, _, out = t4_run(root, "coverage")
+    assert measured(executed) == ["coverage:a", "coverage:b", "coverage:core"], out
+
+
+def test_a_fresh_clone_with_the_committed_ledger_measures_nothing(tmp_path):
+    root = imports_repo(tmp_path / "repo")
+    code, _, _, out = t4_run(root, "coverage")
+    assert code == 0, out
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "measured")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    before = (clone / LEDGER).read_bytes()
+    code, _, _, out = t4_run(clone, "coverage")
+    assert code == 0, out
+    assert out.count("up to date from the ledger (not measured)") == 3, out
+    assert "measured 3 module task(s)" in out  # doit ran the tasks; none ran pytest
+    assert (clone / LEDGER).read_bytes() == before
+    # the clone's state now holds the tasks: the next run has nothing to do
+    _, executed, uptodate, out = t4_run(clone, "coverage")
+    assert measured(executed) == [] and len([u for u in uptodate if u.startswith("coverage:")]) == 3, out
+
+
+def flaky_repo(root: Path, marker: Path) -> Path:
+    make_repo(root, {"flaky": manifest("flaky")}, files={
+        "flaky/__init__.py": "", "flaky/code.py": "def f():\n    return 1\n",
+        "flaky/tests/test_f.py": (f"import os\nfrom flaky.code import f\n\n\ndef test_f():\n"
+                                  f"    assert f() == 1 and os.path.exists({str(marker)!r})\n"),
+    }, pyproject="[tool.t4]\ntimeout = 120\n")
+    return git_init(root)
+
+
+def test_a_runs_result_is_recorded_and_printed_and_a_failure_is_never_up_to_date(tmp_path):
+    marker = tmp_path / "outside-the-repo"
+    root = flaky_repo(tmp_path / "repo", marker)
+    code, _, _, out = t4_run(root, "coverage")
+    assert "coverage:flaky tests_failed" in out, out
+    marker.write_text("now it passes")  # same files, same key: only the run can tell
+    _, executed, _, out = t4_run(root, "coverage")
+    assert executed == ["coverage:flaky"] and "coverage:flaky ok 100.00%" in out, out
+    assert [e["status"] for e in ledger_lines(root / LEDGER)] == ["tests_failed", "ok"]
+    # -a measures again: same key and values, so nothing is appended and it says so
+    _, executed, _, out = t4_run(root, "coverage", "-a")
+    assert executed == ["coverage:flaky"] and "unchanged (same key and values" in out, out
+    assert len(ledger_lines(root / LEDGER)) == 2
+    marker.unlink()  # -a again: a new result for the same key is recorded and printed
+    _, _, _, out = t4_run(root, "coverage", "-a")
+    assert "coverage:flaky tests_failed" in out, out
+    assert [e["status"] for e in ledger_lines(root / LEDGER)] == ["tests_failed", "ok", "tests_failed"]
+
+
+def test_the_installed_distributions_are_part_of_the_key(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "t4fakedist-1.0.dist-info").mkdir(parents=True)
+    (site / "t4fakedist-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: t4fakedist\nVersion: 1.0\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(site)])))
+    marker = tmp_path / "marker"
+    marker.write_text("passes")
+    root = flaky_repo(tmp_path / "repo", marker)
+    assert t4_run(root, "coverage")[1] == ["coverage:flaky"]
+    _, executed, _, out = t4_run(root, "coverage")
+    assert executed == [], out
+    # the distribution moves to another version: a new environment, a new key
+    (site / "t4fakedist-1.0.dist-info").rename(site / "t4fakedist-2.0.dist-info")
+    (site / "t4fakedist-2.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: t4fakedist\nVersion: 2.0\n")
+    _, executed, _, out = t4_run(root, "coverage")
+    assert executed == ["coverage:flaky"], out
+    first, second = ledger_lines(root / LEDGER)
+    assert first["input_digest"] != second["input_digest"]
