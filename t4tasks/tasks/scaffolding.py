@@ -91,18 +91,28 @@ def task_new_module():
 
 
 def task_init():
-    """Write a manifest for each top-level package of a repository without manifests
-    (dry run unless --apply; running it twice changes nothing)."""
-    from t4tasks.scaffolding import onboard, scaffold
+    """Write a manifest for each module the repository's layout suggests: packages, subpackages with
+    tests of their own, distributions, Django apps (dry run unless --apply; running it twice changes nothing)."""
+    from t4tasks.scaffolding import layouts, onboard, scaffold
     project = current()
 
-    def run(apply: bool, lane: str):
-        planned = onboard.init(project.root, apply=apply, lane=lane)
-        print(scaffold.format_plan(planned))
+    def run(apply: bool, lane: str, depth: int):
+        try:
+            planned, found, skipped = onboard.plan(project.root, lane=lane, depth=depth, apply=apply)
+        except ValueError as exc:
+            return TaskFailed(f"init: {exc}")
+        print(onboard.format_proposals(found, skipped), end="")
+        print(scaffold.format_plan(planned), end="")
         if not apply:
             print("dry run: nothing written; run `t4 init --apply` to write these manifests")
+        elif any(p.action == "create" for p in planned):
+            print("the new manifests count from the next run on (no `git add` needed); commit them with the code")
+        return None
 
     return {"actions": [run], "uptodate": [False], "verbosity": 2,
             "params": [{"name": "apply", "long": "apply", "type": bool, "default": False,
                         "help": "write the manifests"},
-                       {"name": "lane", "long": "lane", "type": str, "default": "L2", "help": "lane for new manifests"}]}
+                       {"name": "lane", "long": "lane", "type": str, "default": "L2", "help": "lane for new manifests"},
+                       {"name": "depth", "long": "depth", "type": int, "default": layouts.DEFAULT_DEPTH,
+                        "help": "how many package levels a module may have: 1 = top-level packages and "
+                                "distributions only; deeper, a subpackage with tests of its own is a module"}]}
