@@ -47,6 +47,9 @@ class Config:
     )
     # coverage target (percent) per lane
     lanes: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LANE_TARGETS))
+    # the coverage headline: "line", "branch" (lines and branches together, as coverage.py reports
+    # them) or "auto": whatever the host's coverage configuration measures ([run] branch)
+    coverage_metric: str = "auto"
     # extra pytest arguments for every measurement run, e.g. ["-m", "not slow"]
     pytest_args: tuple[str, ...] = ()
     # seconds one module's measurement may take before it is recorded as a timeout
@@ -73,6 +76,7 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
+CHOICES = {"coverage_metric": ("auto", "line", "branch")}
 
 
 def _check_type(key: str, value: Any, default: Any) -> Any:
@@ -106,6 +110,8 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
         return float(value)
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(CHOICES[key])}")
     if key.endswith("_dir") and (not is_inside(value) or PurePosixPath(value) == PurePosixPath(".")):
         raise ConfigError(f"{where}: {value!r} must be a folder inside the repository (not its root)")
     return value
