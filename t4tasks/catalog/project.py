@@ -22,6 +22,7 @@ from t4tasks.problems import Problem
 from t4tasks.speed import digests, memo
 
 T = TypeVar("T")
+_WARNED: set[tuple[str, ...]] = set()
 
 
 @dataclass
@@ -41,7 +42,8 @@ class Project:
         digests.use_git(root, listing.clean_blobs, listing.listed_at)
         manifests = discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude)
         untracked = discovery.untracked_manifests(listing, manifests)
-        if untracked:
+        if untracked and (str(root), *untracked) not in _WARNED:
+            _WARNED.add((str(root), *untracked))  # once per process: doit loads the project more than once
             shown = ", ".join(untracked[:10]) + (f" and {len(untracked) - 10} more" if len(untracked) > 10 else "")
             print(f"t4: warning: {len(untracked)} manifest(s) not tracked by git, counted anyway "
                   f"(git add them to commit): {shown}", file=sys.stderr)

@@ -53,11 +53,12 @@ class _Tree:
 
     def __init__(self, files: tuple[str, ...]):
         self.files = frozenset(files)
-        self.children: dict[str, set[str]] = {}
+        self.children: dict[str, set[str]] = {"": set()}   # folder -> its subfolders' names
         for path in files:
             parts = path.split("/")
-            for i in range(len(parts) - 1):
-                self.children.setdefault("/".join(parts[:i]), set()).add(parts[i])
+            for i in range(1, len(parts)):
+                self.children.setdefault("/".join(parts[:i]), set())
+                self.children["/".join(parts[:i - 1])].add(parts[i - 1])
 
     def is_dir(self, folder: str) -> bool:
         return ("" if folder == "." else folder) in self.children
@@ -191,6 +192,8 @@ def _package(tree: _Tree, folder: str, name: str, layout: str, parallel: list[st
                         _docs(tree, here))
     found = [proposal]
     if name.count(".") + 1 >= depth:
+        # no finer modules: the subpackages' own tests are this module's tests
+        proposal.tests += [t for sub in _descendants(tree, folder) for t in _own_tests(tree, sub)]
         return found
     parallel_dirs = [t for t in parallel if tree.is_dir(t)]
     for sub in tree.subdirs(folder):
@@ -205,6 +208,14 @@ def _package(tree: _Tree, folder: str, name: str, layout: str, parallel: list[st
                 skipped.append(Skipped(sub, f"no tests of its own: measured as part of {name}"))
             continue
         found += _package(tree, sub, f"{name}.{base}", sub_layout, sub_parallel, depth, skipped)
+    return found
+
+
+def _descendants(tree: _Tree, folder: str) -> list[str]:
+    found = []
+    for sub in tree.subdirs(folder):
+        if tree.is_package(sub) and posixpath.basename(sub) not in NOT_MODULES:
+            found += [sub, *_descendants(tree, sub)]
     return found
 
 
