@@ -91,8 +91,7 @@ def task_new_module():
 
 
 def task_init():
-    """Write a manifest for each module the repository's layout suggests: packages, subpackages with
-    tests of their own, distributions, Django apps (dry run unless --apply; running it twice changes nothing)."""
+    """Write a manifest per module the layout suggests (dry run unless --apply; a rerun changes nothing)."""
     from t4tasks.scaffolding import layouts, onboard, scaffold
     project = current()
 
