@@ -17,7 +17,7 @@ import orjson
 
 from t4tasks.catalog import docmap, registry, summaries
 from t4tasks.catalog.project import Project
-from t4tasks.checks import bench_gate, coverage_gate, docs_check, ledger_check
+from t4tasks.checks import bench_gate, coverage_gate, docs_check, ledger_check, unmapped
 from t4tasks.ledgers import ledger, observed, record
 from t4tasks.outputs import meta, trends
 from t4tasks.problems import Problem, relative_to
@@ -39,11 +39,14 @@ class CheckResult:
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     reason: str = ""
+    warnings: list[str] = field(default_factory=list)   # said, never a failure
 
     def as_dict(self) -> dict:
         out = {"name": self.name, "status": self.status, "problems": self.problems, "counts": self.counts}
         if self.reason:
             out["reason"] = self.reason
+        if self.warnings:
+            out["warnings"] = self.warnings
         return out
 
 
@@ -70,7 +73,9 @@ def _compare(project: Project, relpath: str, same: Callable[[], bool]) -> list[P
 
 
 def check_manifests(project: Project) -> CheckResult:
-    return _result("manifests", project.all_problems(), project.root, manifests=len(project.manifest_paths))
+    result = _result("manifests", project.all_problems(), project.root, manifests=len(project.manifest_paths))
+    result.warnings = unmapped.warnings(project)
+    return result
 
 
 def check_registry(project: Project) -> CheckResult:
