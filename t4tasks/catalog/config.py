@@ -47,6 +47,8 @@ class Config:
     )
     # coverage target (percent) per lane
     lanes: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LANE_TARGETS))
+    # the lane whose target applies to a manifest that names no lane ("none": no target then)
+    default_lane: str = "L2"
     # the coverage headline: "line", "branch" (lines and branches together, as coverage.py reports
     # them) or "auto": whatever the host's coverage configuration measures ([run] branch)
     coverage_metric: str = "auto"
@@ -76,7 +78,7 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
-CHOICES = {"coverage_metric": ("auto", "line", "branch")}
+CHOICES = {"coverage_metric": ("auto", "line", "branch"), "default_lane": (*DEFAULT_LANE_TARGETS, "none")}
 
 
 def _check_type(key: str, value: Any, default: Any) -> Any:

@@ -12,6 +12,7 @@ import posixpath
 
 import orjson
 
+from t4tasks.catalog.config import DEFAULT_LANE_TARGETS
 from t4tasks.catalog.discovery import FileListing
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
@@ -42,7 +43,9 @@ def docs_of(listing: FileListing, module: Module, excluded: list[str]) -> list[s
     return sorted(p for p in found if not any(p.startswith(n + "/") for n in excluded))
 
 
-def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> dict:
+def entry(module: Module, docs: list[str], duplicate_of: str | None = None, default_lane: str | None = None) -> dict:
+    """A module's registry entry; a module whose manifest names no lane says which configured
+    lane's target it gets (``default_lane``)."""
     item = {
         "name": module.name,
         "path": module.path,
@@ -58,6 +61,8 @@ def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> d
         "coverage_target": module.coverage_target,
         "sla": {key.replace("latency_", ""): value for key, value in bench.sla_targets(module.manifest).items()},
     }
+    if module.lane is None and default_lane in DEFAULT_LANE_TARGETS:
+        item["default_lane"] = default_lane
     if duplicate_of is not None:
         item["duplicate_of"] = duplicate_of
     return item
@@ -82,7 +87,7 @@ def build(project: Project) -> dict:
                             memo.file_part(project.root, module.manifest_path), duplicate_of)
 
         return remembered.get(key, lambda: entry(module, docs_of(listing, module, project.excluded_paths(module)),
-                                                 duplicate_of))
+                                                 duplicate_of, project.config.default_lane))
 
     entries = [remembered_entry(m) for m in project.modules]
     for dup in project.duplicates:

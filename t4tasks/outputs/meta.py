@@ -58,8 +58,9 @@ def _num(value: float | None, digits: int = 2) -> float | None:
 
 def coverage_block(entry: dict, record: dict | None, lane_targets: dict[str, float]) -> dict:
     target = entry.get("coverage_target")
-    if target is None and entry.get("lane") in lane_targets:
-        target = lane_targets[entry["lane"]]
+    lane = entry.get("lane") or entry.get("default_lane")
+    if target is None and lane in lane_targets:
+        target = lane_targets[lane]
     observed = record.get("coverage") if record else None
     block = {
         "observed": _num(observed),
@@ -75,6 +76,8 @@ def coverage_block(entry: dict, record: dict | None, lane_targets: dict[str, flo
     }
     if target is None:
         block["reason"] = "no coverage target: the module has no lane and no testing.coverage_target"
+    elif entry.get("coverage_target") is None and not entry.get("lane"):
+        block["target_from"] = f"default lane {lane} ([tool.t4] default_lane): the manifest names no lane"
     elif observed is None:
         block["reason"] = "never measured" if not record else f"measurement gave no number ({block['status']})"
     return block

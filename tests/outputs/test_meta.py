@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from t4tasks.catalog.project import Project
 from t4tasks.outputs import meta
 from t4tasks.scaffolding import marker
 from tests.support import GENERATED, MANIFEST, doit_tasks, make_repo, manifest, run_t4
@@ -354,3 +355,18 @@ def test_health_is_the_share_of_the_applicable_maximum(observed, sla, required, 
         assert parts["sla"]["reason"] == "no latency target in the manifest"
     if not required:
         assert parts["docs"]["reason"] == "no docs required: not applicable"
+
+
+def test_a_manifest_without_a_lane_gets_the_default_lanes_target_and_says_so(tmp_path):
+    root = make_repo(tmp_path / "repo", {"plain": {"schema_version": "1.0.0", "module": "plain"},
+                                         "laned": manifest("laned")},
+                     files={"plain/__init__.py": "", "laned/__init__.py": ""},
+                     pyproject='[tool.t4]\ndefault_lane = "L3"\n')
+    from t4tasks.catalog import registry
+    entries = {e["name"]: e for e in registry.build(Project.load(root))["modules"]}
+    assert entries["plain"]["lane"] is None and entries["plain"]["default_lane"] == "L3"
+    assert "default_lane" not in entries["laned"]
+    block = meta.coverage_block(entries["plain"], {"coverage": 90.0, "ts": "2025-01-01T00:00:00+00:00"},
+                                {"L1": 75.0, "L3": 85.0})
+    assert block["target"] == 85.0 and block["meets_target"] is True
+    assert block["target_from"] == "default lane L3 ([tool.t4] default_lane): the manifest names no lane"
