@@ -284,9 +284,13 @@ def readme_summary(text: str | None, rst: bool = False) -> str:
     return ""
 
 
-def _readme_of(docs: list[str]) -> str | None:
-    """The shallowest README among a module's docs (the module's own before docs/README.md)."""
+def _readme_of(docs: list[str], name: str | None = None) -> str | None:
+    """The shallowest README among a module's docs (the module's own before docs/README.md); else
+    a doc named after the module (``docs/{name}.rst``, ``doc/reference/{name_path}.rst``)."""
     readmes = [d for d in docs if posixpath.basename(d).lower().split(".")[0] == "readme"]
+    if not readmes and name:
+        stem = name.rsplit(".", 1)[-1].lower()
+        readmes = [d for d in docs if posixpath.basename(d).lower().rsplit(".", 1)[0] == stem]
     if not readmes:
         return None
     return min(readmes, key=lambda d: (d.count("/"), not d.lower().endswith(".md"), d))
@@ -374,7 +378,7 @@ def _modules(registry: dict | list) -> list[dict]:
 def _module_text(root: Path, entry: dict) -> list[str]:
     """``[summary line, text for see-also]`` of one registry entry, from its files."""
     tree = _parse_init(root, entry.get("code"))
-    readme_path = _readme_of(list(entry.get("docs") or ()))
+    readme_path = _readme_of(list(entry.get("docs") or ()), entry.get("name"))
     readme = _read_text(root, readme_path) if readme_path else None
     line = docstring_summary(tree) or readme_summary(readme, _is_rst(readme_path))
     prose = _LINK_TARGET.sub("]", _HTML_TAG.sub(" ", "\n".join(
@@ -387,7 +391,7 @@ def _content_key(root: Path, entry: dict, listing: FileListing) -> str:
     file is never read (``_inside`` refuses what is not a file or escapes by a link), so it keys
     as absent: the listing already says what ``_inside`` would check."""
     parts: list[str] = []
-    for relpath in (_init_path(entry.get("code")), _readme_of(list(entry.get("docs") or ()))):
+    for relpath in (_init_path(entry.get("code")), _readme_of(list(entry.get("docs") or ()), entry.get("name"))):
         readable = relpath and relpath in listing.file_set and relpath not in listing.symlinks
         parts += [relpath or "", memo.file_part(root, relpath) if readable else memo.ABSENT]
     return memo.key("summary/2", *parts)
@@ -454,7 +458,7 @@ def inputs_of(registry: dict) -> list[str]:
     files = set()
     for entry in _modules(registry):
         files.add(_init_path(entry.get("code")))
-        readme = _readme_of(list(entry.get("docs") or ()))
+        readme = _readme_of(list(entry.get("docs") or ()), entry.get("name"))
         if readme:
             files.add(readme)
     return sorted(files)

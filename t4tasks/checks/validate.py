@@ -253,7 +253,7 @@ def check_docs(project: Project) -> CheckResult:
     problems = docs_check.check(project.root, files, project.listing.file_set, remembered)
     remembered.save()
     for m in project.modules:
-        problems += docs_check.required_docs(m.path, project.config.required_docs, project.listing.file_set)
+        problems += docs_check.required_docs(m.path, project.config.required_docs, project.listing.file_set, m.name)
     return _result("docs", problems, project.root, files=len(files))
 
 

@@ -21,6 +21,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
+from t4tasks.catalog.config import module_doc_path
 from t4tasks.scaffolding import marker
 
 SCHEMA_VERSION = "t4.meta/1"
@@ -109,8 +110,8 @@ def read_placeholder(root: Path) -> Callable[[str], bool]:
 
 def docs_block(root: Path, entry: dict, required: tuple[str, ...],
                is_placeholder: Callable[[str], bool] | None = None) -> dict:
-    base = "" if entry["path"] == "." else entry["path"]
-    wanted = [posixpath.join(base, name) if base else name for name in required]
+    name = entry.get("name") or posixpath.basename(entry["path"])
+    wanted = [p for p in (module_doc_path(entry["path"], name, doc) for doc in required) if p]
     listed = {d.casefold(): d for d in entry["docs"]}  # same rule as docs_check: readme.md counts
     present = [listed[p.casefold()] for p in wanted if p.casefold() in listed]
     is_placeholder = is_placeholder or read_placeholder(root)

@@ -51,7 +51,7 @@ def healthy_repo(root: Path) -> Path:
         "beta/tests/test_beta.py": ("from beta import mul, sign\n\n\ndef test_mul():\n"
                                     "    assert mul(2, 3) == 6\n    assert sign(4) == 1\n"),
         "beta/README.md": "# Beta\n\nMultiplies numbers.\n",
-    })
+    }, pyproject="[tool.coverage.run]\nbranch = true\n")  # the host measures branches: the headline counts them
     return git_init(root)
 
 
