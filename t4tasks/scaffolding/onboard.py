@@ -154,8 +154,7 @@ def new_module(root: Path, name: str, lane: str = "L2") -> list[str]:
     atomic.write_text(folder / "__init__.py", f'"""{description}"""\n')
     atomic.write_bytes(root / manifest_path, atomic.dumps_json(data))
     written = [f"{name}/__init__.py", manifest_path]
-    # built from the manifest directly: in a git work tree discovery only counts tracked manifests,
-    # and this one is not tracked until the user adds it
+    # built from the data just written: no second read of the manifest, and a problem stops here
     project = Project.load(root)
     module, problems = manifest.to_module(manifest_path, data, project.config,
                                           manifest.PathResolver(root, project.listing))

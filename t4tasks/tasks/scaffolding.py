@@ -77,8 +77,8 @@ def task_new_module():
             return TaskFailed(f"new_module {name}: {exc}")
         print("\n".join(f"created {path}" for path in written))
         if project.listing.is_git:
-            # discovery counts tracked manifests only; intent-to-add makes the new one count
-            # (and shows up in `git status`) without staging its content
+            # discovery counts the untracked manifest already; intent-to-add shows it in
+            # `git status` (and `git diff`) without staging its content
             manifests = [p for p in written if p.endswith(discovery.MANIFEST_NAME)]
             subprocess.run(["git", "-C", str(project.root), "add", "--intent-to-add", *manifests], check=False)
             print(f"git add --intent-to-add {' '.join(manifests)}: the registry picks it up on the next run")
