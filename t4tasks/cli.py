@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if doit_args[:1] in (["--help"], ["-h"], ["help"]) and len(doit_args) == 1:
         print(USAGE)
+    doit_args = task_help(doit_args)
     os.chdir(root)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     split = split_run_args(doit_args)
@@ -157,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _doit(_namespace(tasks.MEASURE_TASKS), [*split[1], *tasks.MEASURE_TASKS])
             return _measure_then_validate(split[1])
         wanted = requested_tasks(split[2]) if split is not None else None
+        if wanted and "validate" in wanted and set(wanted) & set(tasks.SHOW_TASKS):
+            return _validate_then_show(split[1], split[2])
         # with every creator loaded, a run that names validate may still validate
         validates = split is not None and "validate" in (wanted or split[2])
         return _doit(_namespace(wanted, validates), hoist_run_options(doit_args))
@@ -182,6 +185,18 @@ def process_count_error(options: list[str]) -> str | None:
             pass
         return f"-n {value}: the number of parallel tasks must be a whole number of at least 1"
     return None
+
+
+def task_help(args: list[str]) -> list[str]:
+    """``t4 TASK --help`` (or ``-h``) as ``t4 help TASK`` for T4's own tasks: doit would reject
+    ``--help`` as an unknown task parameter."""
+    if not any(a in ("--help", "-h") for a in args):
+        return args
+    words = [a for a in args if not a.startswith("-")]
+    known = {name.removeprefix("task_") for name in dir(tasks) if name.startswith("task_")}
+    if words and words[0] != "help" and words[0].split(":", 1)[0] in known:
+        return ["help", words[0].split(":", 1)[0]]
+    return args
 
 
 def requested_tasks(words: list[str]) -> list[str] | None:
@@ -238,6 +253,17 @@ def _measure_then_validate(options: list[str]) -> int:
     load_cached.cache_clear()  # the report changed: the pictures show it
     shown = _doit(_namespace(tasks.SHOW_TASKS), [*options, *tasks.SHOW_TASKS])
     return max(measured, validated, shown)
+
+
+def _validate_then_show(options: list[str], words: list[str]) -> int:
+    """``t4 validate dashboard``: the pictures are drawn in a second doit run, so they read the
+    report that validate has just written, not the one there was when the tasks were created."""
+    first = [w for w in words if w.split(":", 1)[0] not in tasks.SHOW_TASKS]
+    shows = [w for w in words if w.split(":", 1)[0] in tasks.SHOW_TASKS]
+    validated = _doit(_namespace(requested_tasks(first), validates=True), [*options, *first])
+    load_cached.cache_clear()  # the report changed: the pictures show it
+    shown = _doit(_namespace(requested_tasks(shows)), [*options, *shows])
+    return max(validated, shown)
 
 
 def run() -> NoReturn:

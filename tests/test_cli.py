@@ -10,7 +10,7 @@ import pytest
 
 from t4tasks import cli
 
-from tests.support import GENERATED, doit_tasks, make_repo, manifest, read_registry, run_t4
+from tests.support import GENERATED, doit_tasks, git_init, make_repo, manifest, read_registry, run_t4
 
 
 @pytest.fixture
@@ -159,3 +159,25 @@ def test_the_command_exits_after_exit_handlers_and_with_the_run_code(repo, tmp_p
         assert proc.stdout.startswith("buffered line\n")
         assert ran.read_text() == "ran"
     assert (repo / GENERATED / "MODULE_REGISTRY.json").is_file()
+
+
+def test_task_help_flag_shows_that_tasks_options(tmp_path):
+    root = make_repo(tmp_path / "repo", {}, {"pkg/__init__.py": ""})
+    for flag in ("--help", "-h"):
+        code, out, err = run_t4(root, "init", flag)
+        assert code == 0, out + err
+        assert "--apply" in out and "--depth" in out and "Invalid parameter" not in out + err
+    code, out, err = run_t4(root, "scaffold_docs", "--help")
+    assert code == 0 and "--module" in out and "--update" in out, out + err
+
+
+def test_validate_dashboard_in_one_command_shows_the_fresh_report(tmp_path):
+    root = make_repo(tmp_path / "repo", {"pkg": manifest("pkg")},
+                     {"pkg/__init__.py": "", "pkg/tests/test_pkg.py": "def test_ok():\n    assert True\n"})
+    git_init(root)
+    assert run_t4(root, "coverage")[0] == 0
+    assert not (root / GENERATED / "VALIDATION_REPORT.json").exists()
+    run_t4(root, "validate", "dashboard")   # validate fails (no README): the page still shows why
+    page = (root / GENERATED / "dashboard" / "index.html").read_text(encoding="utf-8")
+    assert "No validation report" not in page
+    assert "required doc missing" in page

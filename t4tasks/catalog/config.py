@@ -47,6 +47,11 @@ class Config:
     )
     # coverage target (percent) per lane
     lanes: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LANE_TARGETS))
+    # the lane whose target applies to a manifest that names no lane ("none": no target then)
+    default_lane: str = "L2"
+    # the coverage headline: "line", "branch" (lines and branches together, as coverage.py reports
+    # them) or "auto": whatever the host's coverage configuration measures ([run] branch)
+    coverage_metric: str = "auto"
     # extra pytest arguments for every measurement run, e.g. ["-m", "not slow"]
     pytest_args: tuple[str, ...] = ()
     # seconds one module's measurement may take before it is recorded as a timeout
@@ -55,8 +60,11 @@ class Config:
     bench_regression_threshold: float = 0.10
     # files whose change marks every module changed (for --changed-since)
     shared_files: tuple[str, ...] = ("conftest.py", "pyproject.toml")
-    # docs every module must have (relative to the module folder); they earn the docs points
+    # docs every module must have (relative to the module folder; with a placeholder, relative to
+    # the root: "doc/reference/{name_path}.rst"); they earn the docs points
     required_docs: tuple[str, ...] = ("README.md",)
+    # a module's docs kept outside its folder (relative to the root), also read for its summary
+    doc_patterns: tuple[str, ...] = ("docs/{name}.md", "docs/{name}.rst", "doc/reference/{name_path}.rst")
     # output folders, relative to the root
     generated_dir: str = "docs/_generated"
     ledger_dir: str = "manifests/.ledger"
@@ -73,6 +81,7 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
+CHOICES = {"coverage_metric": ("auto", "line", "branch"), "default_lane": (*DEFAULT_LANE_TARGETS, "none")}
 
 
 def _check_type(key: str, value: Any, default: Any) -> Any:
@@ -81,7 +90,7 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-        if key.endswith("_patterns"):
+        if key.endswith("_patterns") or key == "required_docs":
             for pattern in value:
                 try:
                     pattern.format(path="p", name="n", name_path="n")
@@ -106,9 +115,22 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
         return float(value)
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(CHOICES[key])}")
     if key.endswith("_dir") and (not is_inside(value) or PurePosixPath(value) == PurePosixPath(".")):
         raise ConfigError(f"{where}: {value!r} must be a folder inside the repository (not its root)")
     return value
+
+
+def module_doc_path(module_path: str, name: str, doc: str) -> str | None:
+    """Repo-relative path of a doc of module ``name``: ``doc`` relative to the module folder, or
+    with a placeholder ({path}, {name}, {name_path}) relative to the root; None if it leaves the root."""
+    if "{" in doc:
+        relpath = doc.format(path=module_path, name=name, name_path=name.replace(".", "/"))
+    else:
+        relpath = doc if module_path in ("", ".") else f"{module_path}/{doc}"
+    relpath = str(PurePosixPath(relpath))
+    return relpath if is_inside(relpath) else None
 
 
 def is_inside(relpath: str) -> bool:

@@ -1,7 +1,7 @@
 """Which files exist in the repository, and which of them are module manifests.
 
-In a git work tree the answer comes from ``git ls-files`` (one fast call, and untracked junk never
-counts as a manifest); elsewhere from a walk that skips virtualenvs, caches, build output and
+In a git work tree the answer comes from ``git ls-files`` (tracked files, plus untracked ones that
+git does not ignore: ignored files never count); elsewhere from a walk that skips virtualenvs, caches, build output and
 archives. Paths are repo-relative POSIX strings, because doit compares ``file_dep`` literally.
 """
 
@@ -153,13 +153,20 @@ def _link_target(root: str, relpath: str) -> str:
 
 
 def find_manifests(listing: FileListing, globs: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
-    """Manifest paths among the listed files (tracked ones only in git), sorted."""
+    """Manifest paths among the listed files, sorted: in git, tracked ones and untracked ones that
+    are not ignored (a manifest ``t4 init`` just wrote counts before ``git add``; an ignored one never)."""
     names = {g[3:] for g in globs if g.startswith("**/") and not any(c in g[3:] for c in "*?[/!")}
     if len(names) == len(globs) and not exclude:
         # the common case, "**/module.manifest.json": a name comparison, no pattern engine
-        return [p for p in listing.tracked if p.rsplit("/", 1)[-1] in names]
+        return [p for p in listing.all_files if p.rsplit("/", 1)[-1] in names]
     import pathspec
 
     wanted = pathspec.GitIgnoreSpec.from_lines(globs)
     unwanted = pathspec.GitIgnoreSpec.from_lines(exclude)
-    return [p for p in listing.tracked if wanted.match_file(p) and not unwanted.match_file(p)]
+    return [p for p in listing.all_files if wanted.match_file(p) and not unwanted.match_file(p)]
+
+
+def untracked_manifests(listing: FileListing, manifests: list[str]) -> list[str]:
+    """The manifests git does not track yet (counted, and worth one warning: commit them)."""
+    untracked = set(listing.untracked)
+    return [p for p in manifests if p in untracked]

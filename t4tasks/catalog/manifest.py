@@ -192,7 +192,15 @@ def to_module(relpath: str, data: dict, config: Config, paths: PathResolver) -> 
         return resolved
 
     code = layout("code")
-    tests = layout("tests")
+    listed = _layout_path(data, "tests")
+    if isinstance(listed, list):  # several test folders: each resolved like a single one
+        tests_list = [t for t in (paths.resolve(folder, v) if isinstance(v, str) and v else None for v in listed) if t]
+        if len(tests_list) < len(listed):
+            problems.append(Problem(relpath, "/layout/paths/tests: an entry is empty or leaves the repository root"))
+        tests = None
+    else:
+        tests_list = None
+        tests = layout("tests")
     docs = layout("docs")
     benches = layout("benchmarks")
     if problems:
@@ -208,7 +216,10 @@ def to_module(relpath: str, data: dict, config: Config, paths: PathResolver) -> 
                 found.append(candidate)
         return tuple(found)
 
-    test_paths = ((tests,) if paths.exists(tests) else ()) if tests else from_patterns(config.test_patterns)
+    if tests_list is not None:
+        test_paths = tuple(dict.fromkeys(t for t in tests_list if paths.exists(t)))
+    else:
+        test_paths = ((tests,) if paths.exists(tests) else ()) if tests else from_patterns(config.test_patterns)
     bench_paths = ((benches,) if paths.exists(benches) else ()) if benches else from_patterns(config.bench_patterns)
     testing = data.get("testing") if isinstance(data.get("testing"), dict) else {}
     performance = data.get("performance") if isinstance(data.get("performance"), dict) else {}

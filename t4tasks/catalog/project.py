@@ -10,6 +10,7 @@ import bisect
 import functools
 import gc
 import posixpath
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from t4tasks.problems import Problem
 from t4tasks.speed import digests, memo
 
 T = TypeVar("T")
+_WARNED: set[tuple[str, ...]] = set()
 
 
 @dataclass
@@ -38,7 +40,14 @@ class Project:
         cfg = config_mod.load(root)
         listing = discovery.list_files(root)
         digests.use_git(root, listing.clean_blobs, listing.listed_at)
-        return cls(root, cfg, listing, discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude))
+        manifests = discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude)
+        untracked = discovery.untracked_manifests(listing, manifests)
+        if untracked and (str(root), *untracked) not in _WARNED:
+            _WARNED.add((str(root), *untracked))  # once per process: doit loads the project more than once
+            shown = ", ".join(untracked[:10]) + (f" and {len(untracked) - 10} more" if len(untracked) > 10 else "")
+            print(f"t4: warning: {len(untracked)} manifest(s) not tracked by git, counted anyway "
+                  f"(git add them to commit): {shown}", file=sys.stderr)
+        return cls(root, cfg, listing, manifests)
 
     @functools.cached_property
     def key(self) -> str:

@@ -12,6 +12,7 @@ import posixpath
 
 import orjson
 
+from t4tasks.catalog.config import DEFAULT_LANE_TARGETS, module_doc_path
 from t4tasks.catalog.discovery import FileListing
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
@@ -30,8 +31,9 @@ def manifest_digest(module: Module) -> str:
     return hashlib.sha256(orjson.dumps(observed.strip(module.manifest), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def docs_of(listing: FileListing, module: Module, excluded: list[str]) -> list[str]:
-    """Doc files at the top of the module folder and anywhere in its docs folder."""
+def docs_of(listing: FileListing, module: Module, excluded: list[str], patterns: tuple[str, ...] = ()) -> list[str]:
+    """Doc files at the top of the module folder and anywhere in its docs folder, plus those the
+    ``[tool.t4] doc_patterns`` place outside it (``docs/{name}.rst``)."""
     top = "" if module.path == "." else module.path
     docs_dirs = {posixpath.join(module.path, "docs") if module.path != "." else "docs"}
     if module.docs_path and module.docs_path != module.path:
@@ -39,10 +41,17 @@ def docs_of(listing: FileListing, module: Module, excluded: list[str]) -> list[s
     found = {p for p in listing.by_folder.get(top, ()) if p.endswith(DOC_SUFFIXES)}
     for folder in docs_dirs:
         found.update(p for p in listing.under(folder) if p.endswith(DOC_SUFFIXES))
-    return sorted(p for p in found if not any(p.startswith(n + "/") for n in excluded))
+    found = {p for p in found if not any(p.startswith(n + "/") for n in excluded)}
+    for pattern in patterns:
+        relpath = module_doc_path(module.path, module.name, pattern)
+        if relpath in listing.file_set:
+            found.add(relpath)
+    return sorted(found)
 
 
-def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> dict:
+def entry(module: Module, docs: list[str], duplicate_of: str | None = None, default_lane: str | None = None) -> dict:
+    """A module's registry entry; a module whose manifest names no lane says which configured
+    lane's target it gets (``default_lane``)."""
     item = {
         "name": module.name,
         "path": module.path,
@@ -60,6 +69,8 @@ def entry(module: Module, docs: list[str], duplicate_of: str | None = None) -> d
         "no_benchmarks": module.no_benchmarks,
         "sla": {key.replace("latency_", ""): value for key, value in bench.sla_targets(module.manifest).items()},
     }
+    if module.lane is None and default_lane in DEFAULT_LANE_TARGETS:
+        item["default_lane"] = default_lane
     if duplicate_of is not None:
         item["duplicate_of"] = duplicate_of
     return item
@@ -83,8 +94,9 @@ def build(project: Project) -> dict:
             return memo.key("entry/1", shared, module.manifest_path,
                             memo.file_part(project.root, module.manifest_path), duplicate_of)
 
-        return remembered.get(key, lambda: entry(module, docs_of(listing, module, project.excluded_paths(module)),
-                                                 duplicate_of))
+        return remembered.get(key, lambda: entry(module, docs_of(listing, module, project.excluded_paths(module),
+                                                                 project.config.doc_patterns),
+                                                 duplicate_of, project.config.default_lane))
 
     entries = [remembered_entry(m) for m in project.modules]
     for dup in project.duplicates:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import io
 import posixpath
 import re
 from pathlib import Path
@@ -115,7 +116,10 @@ def docstring_summary(tree: ast.Module | None) -> str:
     if tree is None:
         return ""
     doc = ast.get_docstring(tree, clean=True) or ""
-    return _one_line(_first_paragraph(doc))
+    first = _first_paragraph(doc)
+    if any(_UNDERLINE.match(line) for line in first.split("\n")[1:]):
+        return rst_summary(doc)  # an RST title ("Name\n====="): the summary is the prose after it
+    return _one_line(first)
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -236,10 +240,41 @@ def readme_blocks(text: str) -> list[tuple[str, str]]:
     return blocks
 
 
-def readme_summary(text: str | None) -> str:
-    """The first prose paragraph of a README (a leading blockquote tagline counts as prose)."""
+def rst_summary(text: str) -> str:
+    """The first prose paragraph of reStructuredText, parsed by docutils: titles, directives (badges,
+    images and their options), comments and field lists are never prose. Nothing is included or run:
+    file insertion and raw output are off, and the parser reports nothing."""
+    from docutils import nodes  # on first use: only .rst files and RST docstrings need it
+    from docutils.core import publish_doctree
+
+    settings = {"file_insertion_enabled": False, "raw_enabled": False, "report_level": 5,
+                "halt_level": 5, "warning_stream": io.StringIO(), "input_encoding": "unicode"}
+    try:
+        tree = publish_doctree(text, settings_overrides=settings)
+    except Exception:  # docutils raises many kinds on malformed input: no summary, never a crash
+        return ""
+    skipped = (nodes.system_message, nodes.field_list, nodes.docinfo, nodes.Admonition, nodes.sidebar,
+               nodes.topic, nodes.substitution_definition, nodes.comment, nodes.table, nodes.footnote)
+    for para in tree.findall(nodes.paragraph):
+        parent, inside = para.parent, False
+        while parent is not None:
+            if isinstance(parent, skipped):
+                inside = True
+                break
+            parent = parent.parent
+        plain = _one_line(para.astext())
+        if not inside and re.search(r"[A-Za-z]{2}", plain):
+            return plain
+    return ""
+
+
+def readme_summary(text: str | None, rst: bool = False) -> str:
+    """The first prose paragraph of a README (a leading blockquote tagline counts as prose);
+    ``rst``: the README is reStructuredText, read by docutils."""
     if not text:
         return ""
+    if rst:
+        return rst_summary(text)
     for kind, block in readme_blocks(text):
         if kind in ("prose", "quote"):
             lines = [re.sub(r"^\s*>\s?", "", ln) if kind == "quote" else ln for ln in block.split("\n")]
@@ -249,9 +284,13 @@ def readme_summary(text: str | None) -> str:
     return ""
 
 
-def _readme_of(docs: list[str]) -> str | None:
-    """The shallowest README among a module's docs (the module's own before docs/README.md)."""
+def _readme_of(docs: list[str], name: str | None = None) -> str | None:
+    """The shallowest README among a module's docs (the module's own before docs/README.md); else
+    a doc named after the module (``docs/{name}.rst``, ``doc/reference/{name_path}.rst``)."""
     readmes = [d for d in docs if posixpath.basename(d).lower().split(".")[0] == "readme"]
+    if not readmes and name:
+        stem = name.rsplit(".", 1)[-1].lower()
+        readmes = [d for d in docs if posixpath.basename(d).lower().rsplit(".", 1)[0] == stem]
     if not readmes:
         return None
     return min(readmes, key=lambda d: (d.count("/"), not d.lower().endswith(".md"), d))
@@ -263,7 +302,11 @@ def summary(root: Path, code_path: str, docs: list[str]) -> str:
     if found:
         return found
     readme = _readme_of(list(docs or ()))
-    return readme_summary(_read_text(Path(root), readme)) if readme else ""
+    return readme_summary(_read_text(Path(root), readme), _is_rst(readme)) if readme else ""
+
+
+def _is_rst(relpath: str | None) -> bool:
+    return bool(relpath) and relpath.lower().endswith((".rst", ".rest"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,9 +378,9 @@ def _modules(registry: dict | list) -> list[dict]:
 def _module_text(root: Path, entry: dict) -> list[str]:
     """``[summary line, text for see-also]`` of one registry entry, from its files."""
     tree = _parse_init(root, entry.get("code"))
-    readme_path = _readme_of(list(entry.get("docs") or ()))
+    readme_path = _readme_of(list(entry.get("docs") or ()), entry.get("name"))
     readme = _read_text(root, readme_path) if readme_path else None
-    line = docstring_summary(tree) or readme_summary(readme)
+    line = docstring_summary(tree) or readme_summary(readme, _is_rst(readme_path))
     prose = _LINK_TARGET.sub("]", _HTML_TAG.sub(" ", "\n".join(
         block for kind, block in readme_blocks(readme or "") if kind not in ("markup", "directive"))))
     return [line, "\n".join([line, prose, " ".join(names_of(tree))])]
@@ -348,10 +391,10 @@ def _content_key(root: Path, entry: dict, listing: FileListing) -> str:
     file is never read (``_inside`` refuses what is not a file or escapes by a link), so it keys
     as absent: the listing already says what ``_inside`` would check."""
     parts: list[str] = []
-    for relpath in (_init_path(entry.get("code")), _readme_of(list(entry.get("docs") or ()))):
+    for relpath in (_init_path(entry.get("code")), _readme_of(list(entry.get("docs") or ()), entry.get("name"))):
         readable = relpath and relpath in listing.file_set and relpath not in listing.symlinks
         parts += [relpath or "", memo.file_part(root, relpath) if readable else memo.ABSENT]
-    return memo.key("summary/1", *parts)
+    return memo.key("summary/2", *parts)
 
 
 def of(project: Project) -> dict:
@@ -415,7 +458,7 @@ def inputs_of(registry: dict) -> list[str]:
     files = set()
     for entry in _modules(registry):
         files.add(_init_path(entry.get("code")))
-        readme = _readme_of(list(entry.get("docs") or ()))
+        readme = _readme_of(list(entry.get("docs") or ()), entry.get("name"))
         if readme:
             files.add(readme)
     return sorted(files)

@@ -44,7 +44,8 @@ class Verdict:
 def target_of(project: Project, module: Module) -> float | None:
     if module.coverage_target is not None:
         return module.coverage_target
-    return project.config.lanes.get(module.lane) if module.lane else None
+    lane = module.lane or project.config.default_lane  # "none": no default, no target
+    return project.config.lanes.get(lane)
 
 
 def history(project: Project) -> tuple[dict[str, list[dict]], list[Problem]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from t4tasks.catalog.config import module_doc_path
 from t4tasks.problems import Problem
 from t4tasks.speed import memo
 
@@ -115,19 +116,18 @@ def check_file(root: Path, relpath: str, all_files: frozenset[str]) -> list[Prob
     return _check_file(_Repo(root, all_files), relpath)
 
 
-def required_docs(module_path: str, required: tuple[str, ...], all_files: frozenset[str]) -> list[Problem]:
-    """One problem per required doc missing from the module folder.
+def required_docs(module_path: str, required: tuple[str, ...], all_files: frozenset[str],
+                  name: str | None = None) -> list[Problem]:
+    """One problem per required doc missing from the module folder (or, for a pattern with a
+    placeholder such as ``doc/reference/{name_path}.rst``, from where the pattern puts it).
 
     Names match case-insensitively, like the scaffolder's collision check: otherwise a module with
     ``readme.md`` would be reported forever while ``scaffold_docs`` refuses to add ``README.md``.
     """
     present = _casefolded(all_files)
-    prefix = "" if module_path in ("", ".") else module_path + "/"
-    return [
-        Problem(module_path, f"required doc missing: {prefix}{name}")
-        for name in required
-        if (prefix + name).lower() not in present
-    ]
+    wanted = [module_doc_path(module_path, name or posixpath.basename(module_path), doc) for doc in required]
+    return [Problem(module_path, f"required doc missing: {relpath}")
+            for relpath in wanted if relpath is not None and relpath.lower() not in present]
 
 
 def _check_file(repo: _Repo, relpath: str) -> list[Problem]:

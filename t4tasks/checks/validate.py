@@ -17,7 +17,7 @@ import orjson
 from t4tasks import products
 from t4tasks.catalog import docmap, registry
 from t4tasks.catalog.project import Project
-from t4tasks.checks import bench_gate, coverage_gate, docs_check, ledger_check
+from t4tasks.checks import bench_gate, coverage_gate, docs_check, ledger_check, unmapped
 from t4tasks.ledgers import observed, records
 from t4tasks.outputs import meta
 from t4tasks.problems import Problem, relative_to
@@ -34,11 +34,14 @@ class CheckResult:
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     reason: str = ""
+    warnings: list[str] = field(default_factory=list)   # said, never a failure
 
     def as_dict(self) -> dict:
         out = {"name": self.name, "status": self.status, "problems": self.problems, "counts": self.counts}
         if self.reason:
             out["reason"] = self.reason
+        if self.warnings:
+            out["warnings"] = self.warnings
         return out
 
 
@@ -65,7 +68,9 @@ def _compare(project: Project, relpath: str, same: Callable[[], bool]) -> list[P
 
 
 def check_manifests(project: Project) -> CheckResult:
-    return _result("manifests", project.all_problems(), project.root, manifests=len(project.manifest_paths))
+    result = _result("manifests", project.all_problems(), project.root, manifests=len(project.manifest_paths))
+    result.warnings = unmapped.warnings(project)
+    return result
 
 
 def check_registry(project: Project) -> CheckResult:
@@ -99,7 +104,7 @@ def check_docs(project: Project) -> CheckResult:
     problems = docs_check.check(project.root, files, project.listing.file_set, remembered)
     remembered.save()
     for m in project.modules:
-        problems += docs_check.required_docs(m.path, project.config.required_docs, project.listing.file_set)
+        problems += docs_check.required_docs(m.path, project.config.required_docs, project.listing.file_set, m.name)
     return _result("docs", problems, project.root, files=len(files))
 
 

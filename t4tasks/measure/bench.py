@@ -19,6 +19,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,7 @@ import orjson
 
 from t4tasks.catalog.module import Module
 from t4tasks.ledgers import records
-from t4tasks.measure import children, session
+from t4tasks.measure import children, host, session
 from t4tasks.measure.fingerprint import package_versions
 
 # 21 evenly spaced quantiles (0, 5, ..., 100 %): enough shape for a rank test, small enough that
@@ -89,19 +90,22 @@ def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = 
     # a benchmark may delete this folder: cleaning up what is left must not fail the measurement
     with tempfile.TemporaryDirectory(prefix="t4-bench-", ignore_cleanup_errors=True) as tmp:
         tmp_dir = Path(tmp)
-        # An empty ini plus an empty addopts: a host repo's "--cov ..." or "-n auto" cannot leak
-        # into the measurement. rootdir/confcutdir keep node ids and conftest discovery rooted at
-        # the repository even though the ini file lives elsewhere.
+        # The host's pytest config file applies (pythonpath, markers, plugins), with its addopts
+        # minus what breaks an isolated run ("--cov ...", "-n auto", "-x"); an unreadable one is
+        # replaced by an empty ini. rootdir/confcutdir keep node ids and conftest discovery rooted
+        # at the repository.
+        options = host.pytest_options(root, module.bench_paths)
         ini = tmp_dir / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")
+        config = ["-c", str(ini)] if options.broken else []
         (tmp_dir / f"{_HOOKS_MODULE}.py").write_text(_HOOKS_SOURCE, encoding="utf-8")
         json_path = tmp_dir / "benchmark.json"
         log_path = tmp_dir / "pytest.log"
         command = [
             sys.executable, "-m", "pytest", *module.bench_paths,
             "--benchmark-only", f"--benchmark-json={json_path}", "--benchmark-save-data",
-            "-p", "no:cacheprovider", "-p", "no:cov", "-o", "addopts=",
-            "-c", str(ini), f"--rootdir={root}", f"--confcutdir={root}",
+            "-p", "no:cacheprovider", "-p", "no:cov", "-o", f"addopts={shlex.join(options.addopts)}",
+            *config, f"--rootdir={root}", f"--confcutdir={root}",
             "--import-mode=importlib", "-p", _HOOKS_MODULE, *session.install(tmp_dir, root), *extra_args,
         ]
         try:

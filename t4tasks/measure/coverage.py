@@ -2,11 +2,13 @@
 
 Each measurement is a fresh ``python -m pytest --cov`` subprocess, run from the repository root, that
 writes into a fresh temporary folder, so a stale report can never be read back and parallel
-measurements never share a data file. The host repository's own pytest and coverage configuration
-is deliberately bypassed: T4 writes its own ``pytest.ini`` and ``.coveragerc`` for the run, so a
-broken ``pyproject.toml`` cannot stop the measurement and an ``addopts = -x --cov=elsewhere`` cannot
-skew it. Numbers are the ones coverage.py itself reports (branch coverage on), over the module's
-source files minus its test files and minus any nested module that has a manifest of its own.
+measurements never share a data file. The tests run the way the project runs them: under the host's
+own pytest configuration file, minus the ``addopts`` that break an isolated run (see ``host``).
+Coverage keeps the host's exclusion and partial-branch rules; T4 decides the source: the module's
+code without test files (``tests``/``test`` folders, ``test_*.py``, ``*_test.py``, ``conftest.py``)
+and without any nested module that has a manifest of its own. Branches are always measured; the
+headline (``coverage``) is coverage.py's combined figure when the host measures branches, its line
+figure otherwise (``[tool.t4] coverage_metric`` chooses explicitly).
 
 A failing, hanging or crashing module is an observation, not an error: ``measure`` always returns a
 result whose ``status`` says what happened, so one bad module never blocks the others.
@@ -18,6 +20,7 @@ import functools
 import importlib.util
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -29,7 +32,7 @@ import orjson
 
 from t4tasks.catalog.module import Module
 from t4tasks.console import progress
-from t4tasks.measure import children, session, session_progress
+from t4tasks.measure import children, host, session, session_progress
 
 # Environment variables that would let the caller's setup leak into the measured run:
 # PYTEST_ADDOPTS injects options (``-x`` would suppress the report), and the COVERAGE_PROCESS_*
@@ -44,18 +47,22 @@ EXIT_STATUS = {0: "ok", 1: "tests_failed", 5: "no_tests"}
 # with the code (a test path that contains the code path), where omitting the folder would omit
 # the code too.
 TEST_FILE_PATTERNS = ("test_*.py", "*_test.py", "conftest.py")
+# Never a module's source, wherever they sit inside its code folder.
+TEST_SOURCE_PATTERNS = ("tests/*", "test/*", *TEST_FILE_PATTERNS)
+METRICS = ("auto", "line", "branch")
 
 DETAIL_LINES = 12
 
 
 def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
-            extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
+            extra_args: tuple[str, ...] = (), metric: str = "auto") -> dict[str, Any]:
     """Run ``module``'s tests under coverage and return what was observed.
 
     ``omit`` lists repo-relative folders to leave out of the percentage: the nested modules that
     have their own manifest, so ``a/`` and ``a/b/`` get two honest numbers. ``timeout`` is in
     seconds; on expiry the whole process group is killed and the status is ``timeout``.
     ``extra_args`` (``[tool.t4] pytest_args``) are appended to the pytest command line.
+    ``metric`` picks the headline: ``line``, ``branch``, or ``auto`` (the host's branch setting).
     """
     started = time.monotonic()
     if not module.test_paths:
@@ -63,7 +70,8 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
     # a test run may delete this folder: cleaning up what is left must not fail the measurement
     with tempfile.TemporaryDirectory(prefix="t4-coverage-", ignore_cleanup_errors=True) as scratch:
         work = Path(scratch)
-        command = [*_pytest_command(Path(root), module, omit, work), *session.install(work, root),
+        settings = host.coverage_settings(Path(root))
+        command = [*_pytest_command(Path(root), module, omit, work, settings), *session.install(work, root),
                    *session_progress.ARGS, *extra_args]
         try:
             exit_code = _run(command, Path(root), work, timeout, f"coverage:{module.name}")
@@ -81,43 +89,75 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         report_path = work / "coverage.json"
         # with no tests run, coverage.py reports an empty 100 %: that is not an observation
         totals = _read_totals(report_path) if report_path.exists() and status not in ("no_tests", "crashed") else {}
+        headline = headline_metric(metric, settings)
+        if totals and headline == "line" and totals["line_pct"] is not None:
+            totals["coverage"] = totals["line_pct"]
         detail = None if status == "ok" else _output_tail(work, exit_code)
-        return _result(status, started, tests=tests, detail=detail, imports=imports or [], **totals)
+        return _result(status, started, tests=tests, detail=detail, headline=headline, imports=imports or [], **totals)
 
 
-def _pytest_command(root: Path, module: Module, omit: list[str], work: Path) -> list[str]:
-    """The pytest command line, with T4's own config files written into ``work``.
+def headline_metric(metric: str, settings: dict[str, Any]) -> str:
+    """``line`` or ``branch``: the configured metric, or with ``auto`` the host's branch setting."""
+    if metric in ("line", "branch"):
+        return metric
+    return "branch" if settings.get("branch") else "line"
 
-    ``-c`` replaces every host config file (pytest.ini, pyproject.toml, tox.ini, setup.cfg) and
-    ``--cov-config`` replaces the host's coverage config; ``--rootdir`` and ``--confcutdir`` keep
-    node ids and conftest discovery anchored to the repository. ``-x`` is never passed: with ``-x``
-    and a failing test pytest-cov writes no report at all.
+
+def removed_options(root: Path, module: Module) -> str | None:
+    """What a measurement of ``module`` leaves out of the host's pytest configuration, said in the
+    task output; None when it keeps all of it."""
+    options = host.pytest_options(root, module.test_paths)
+    if options.broken:
+        return f"the host's pytest configuration, which pytest cannot read ({options.broken})"
+    if options.dropped:
+        return f"from the host's addopts in {options.config_file}: {' '.join(options.dropped)}"
+    return None
+
+
+def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
+                    settings: dict[str, Any]) -> list[str]:
+    """The pytest command line: the host's config file with its kept ``addopts``, and T4's own
+    coverage config written into ``work``.
+
+    ``--rootdir`` and ``--confcutdir`` keep node ids and conftest discovery anchored to the
+    repository. ``-x`` is never passed: with ``-x`` and a failing test pytest-cov writes no report.
     """
-    ini = work / "pytest.ini"
-    ini.write_text("[pytest]\njunit_family = xunit2\n", encoding="utf-8")
+    options = host.pytest_options(root, module.test_paths)
     coveragerc = work / ".coveragerc"
-    coveragerc.write_text(_coveragerc(root, module, omit), encoding="utf-8")
+    coveragerc.write_text(_coveragerc(root, module, omit, settings), encoding="utf-8")
+    if options.broken:
+        # pytest would stop on the host's unreadable file: run with an empty one of T4's instead
+        (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        config = ["-c", str(work / "pytest.ini")]
+    else:
+        config = ["-o", f"addopts={shlex.join(options.addopts)}"]
     command = [
-        sys.executable, "-m", "pytest", *module.test_paths,
-        "-c", str(ini), f"--rootdir={root}", f"--confcutdir={root}",
+        sys.executable, "-m", "pytest", *module.test_paths, *config, "-o", "junit_family=xunit2",
+        f"--rootdir={root}", f"--confcutdir={root}",
         f"--cov={root / module.code_path}", f"--cov-config={coveragerc}",
         f"--cov-report=json:{work / 'coverage.json'}", "--cov-report=",
         f"--junitxml={work / 'junit.xml'}",
-        "--import-mode=importlib", "-p", "no:cacheprovider", "-q",
+        "-p", "no:cacheprovider", "-q",
     ]
+    if not any(arg.startswith("--import-mode") for arg in options.addopts):
+        command.append("--import-mode=importlib")
     if importlib.util.find_spec("pytest_benchmark") is not None:
         command.append("--benchmark-disable")
     return command
 
 
-def _coveragerc(root: Path, module: Module, omit: list[str]) -> str:
-    """The coverage config: branch coverage, and the files that are not the module's own source.
+def _coveragerc(root: Path, module: Module, omit: list[str], settings: dict[str, Any] | None = None) -> str:
+    """The coverage config: branch coverage, the host's report rules, and the files that are not
+    the module's own source (nested modules, test folders and test files, its test paths).
 
     Patterns are repo-relative; coverage.py anchors them at the working directory, which is the
-    root. A trailing ``/*`` matches everything below a folder. ``patch = subprocess`` measures
-    Python subprocesses the tests start (a CLI run by its tests is covered code, not a blind spot).
+    root. A trailing ``/*`` matches everything below a folder, ``**/`` any folders between.
+    ``patch = subprocess`` measures Python subprocesses the tests start (a CLI run by its tests is
+    covered code, not a blind spot).
     """
     patterns = [f"{folder}/*" for folder in omit]
+    code = "" if module.code_path == "." else module.code_path + "/"
+    patterns += [f"{code}**/{name}" for name in TEST_SOURCE_PATTERNS]
     for test_path in module.test_paths:
         if not (root / test_path).is_dir():
             patterns.append(test_path)
@@ -126,7 +166,7 @@ def _coveragerc(root: Path, module: Module, omit: list[str]) -> str:
         else:
             patterns.append(f"{test_path}/*")
     omit_lines = "".join(f"    {pattern}\n" for pattern in patterns)
-    return f"[run]\nbranch = True\npatch = subprocess\nomit =\n{omit_lines}"
+    return f"[run]\nbranch = True\npatch = subprocess\nomit =\n{omit_lines}" + host.report_section(settings or {})
 
 
 def _contains(folder: str, path: str) -> bool:
@@ -215,6 +255,7 @@ def _result(
     *,
     tests: dict[str, int] | None = None,
     detail: str | None = None,
+    headline: str | None = None,
     coverage: float | None = None,
     line_pct: float | None = None,
     branch_pct: float | None = None,
@@ -229,6 +270,7 @@ def _result(
     return {
         "status": status,
         "coverage": coverage,
+        "headline": headline,
         "line_pct": line_pct,
         "branch_pct": branch_pct,
         "statements": statements,

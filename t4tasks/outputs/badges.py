@@ -24,6 +24,7 @@ import math
 import re
 from pathlib import Path
 
+from t4tasks.outputs import meta
 from t4tasks.speed import atomic
 
 KINDS = ("coverage", "health", "p95")
@@ -45,7 +46,7 @@ def targets(names: list[str]) -> list[str]:
     return [f"{name}/{kind}.svg" for name in sorted(names) for kind in KINDS]
 
 
-def render(meta: dict, out_dir: Path) -> list[str]:
+def render(document: dict, out_dir: Path) -> list[str]:
     """Write ``<out_dir>/<module>/{coverage,health,p95}.svg`` for every module in META_REGISTRY.
 
     Returns the paths (relative to ``out_dir``, POSIX, sorted) of the files whose content changed;
@@ -53,7 +54,7 @@ def render(meta: dict, out_dir: Path) -> list[str]:
     """
     out_dir = Path(out_dir)
     changed = []
-    for module in sorted(meta.get("modules", []), key=lambda m: m["name"]):
+    for module in sorted(document.get("modules", []), key=lambda m: m[meta.NAME]):
         for kind in KINDS:
             relpath = f"{module['name']}/{kind}.svg"
             if atomic.write_text(out_dir / relpath, badge_svg(kind, module)):
@@ -68,14 +69,23 @@ def badge_svg(kind: str, module: dict) -> str:
     value, _, suffix = _spec(kind, module)
     # The colour is picked here, not by anybadge's ``thresholds``: anybadge types a value like 80.0
     # as an int and then truncates float thresholds with int() (79.5 -> 79), a wrong colour.
+    label = _label(kind, module)
     if value is None:
-        badge = anybadge.Badge(kind, UNKNOWN, default_color=GREY)
+        badge = anybadge.Badge(label, UNKNOWN, default_color=GREY)
     else:
-        badge = anybadge.Badge(kind, _shown(value, kind), value_suffix=suffix,
+        badge = anybadge.Badge(label, _shown(value, kind), value_suffix=suffix,
                                default_color=colour(kind, module))
     # anybadge's mask ids come from a per-process counter: same badge, different bytes
     badge.mask_str = f"t4-{kind}-{hashlib.sha256(module['name'].encode('utf-8')).hexdigest()[:12]}"
     return badge.badge_svg_text
+
+
+def _label(kind: str, module: dict) -> str:
+    """The badge's label; a coverage badge says which figure it shows (lines, or lines and branches)."""
+    if kind != "coverage":
+        return kind
+    headline = (module.get(meta.COVERAGE) or {}).get(meta.HEADLINE)
+    return {"line": "coverage (lines)", "branch": "coverage (lines+branches)"}.get(headline or "", kind)
 
 
 def colour(kind: str, module: dict) -> str:
@@ -97,18 +107,18 @@ def _spec(kind: str, module: dict) -> tuple[float | None, dict[float, str], str]
     green" uses the next float above the SLA.
     """
     if kind == "coverage":
-        block = module.get("coverage") or {}
-        target = block.get("target")
+        block = module.get(meta.COVERAGE) or {}
+        target = block.get(meta.TARGET)
         target = DEFAULT_COVERAGE_TARGET if target is None else float(target)
         thresholds = {target - COVERAGE_YELLOW_BAND: RED, target: YELLOW, math.inf: GREEN}
-        return _float(block.get("observed")), thresholds, "%"
+        return _float(block.get(meta.OBSERVED)), thresholds, "%"
     if kind == "health":
-        return _float(module.get("health_score")), dict(HEALTH_THRESHOLDS), ""
+        return _float(module.get(meta.HEALTH_SCORE)), dict(HEALTH_THRESHOLDS), ""
     if kind == "p95":
-        block = module.get("performance") or {}
-        sla = _float((block.get("sla") or {}).get("p95_ms"))
+        block = module.get(meta.PERFORMANCE) or {}
+        sla = _float((block.get(meta.SLA) or {}).get(meta.P95_MS))
         thresholds = {math.inf: BLUE} if sla is None else {math.nextafter(sla, math.inf): GREEN, math.inf: RED}
-        return _float(block.get("p95_ms")), thresholds, " ms"
+        return _float(block.get(meta.P95_MS)), thresholds, " ms"
     raise ValueError(f"unknown badge kind {kind!r} (expected one of {', '.join(KINDS)})")
 
 

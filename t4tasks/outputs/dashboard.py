@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from t4tasks.catalog import templates
+from t4tasks.outputs import meta
 from t4tasks.speed import atomic
 
 INDEX = "index.html"
@@ -111,41 +112,49 @@ def context(meta: dict, coverage_rows: list[dict[str, str]], bench_rows: list[di
 
 
 def _row(m: dict, coverage_points: list[tuple], p95_points: list[tuple], charts: Any) -> dict:
-    cov = m.get("coverage") or {}
-    perf = m.get("performance") or {}
-    docs = m.get("docs") or {}
-    sla_p95 = (perf.get("sla") or {}).get("p95_ms")
-    good = [p for p in docs.get("present", []) if p not in docs.get("placeholder", [])]
-    required = len(docs.get("required", []))
-    measured = max((t for t in (cov.get("observed_at"), perf.get("observed_at")) if t), default=None)
-    chart_id = hashlib.sha256(m["name"].encode("utf-8")).hexdigest()[:12]
-    problem = (cov.get("meets_target") is False or perf.get("meets_sla") is False
+    M = meta  # the META document's field names, owned by outputs/meta.py
+    cov = m.get(M.COVERAGE) or {}
+    perf = m.get(M.PERFORMANCE) or {}
+    docs = m.get(M.DOCS) or {}
+    sla_p95 = (perf.get(M.SLA) or {}).get(M.P95_MS)
+    good = [p for p in docs.get(M.PRESENT, []) if p not in docs.get(M.PLACEHOLDER, [])]
+    required = len(docs.get(M.REQUIRED, []))
+    measured = max((t for t in (cov.get(M.OBSERVED_AT), perf.get(M.OBSERVED_AT)) if t), default=None)
+    chart_id = hashlib.sha256(m[M.NAME].encode("utf-8")).hexdigest()[:12]
+    problem = (cov.get(M.MEETS_TARGET) is False or perf.get(M.MEETS_SLA) is False
                or (required and len(good) < required))
+    parts = [{"name": name, **part} for name, part in (m.get(M.HEALTH) or {}).items()]
     return {
-        "name": m["name"], "anchor": f"module-{m['name']}", "lane": m.get("lane"),
-        "owner": m.get("owner"), "path": m.get("path"),
-        "health": m.get("health_score"), "health_text": _fmt(m.get("health_score")),
-        "health_class": _health_class(m.get("health_score")),
-        "health_parts": [{"name": name, **part} for name, part in (m.get("health") or {}).items()],
-        "coverage": cov.get("observed"), "coverage_text": _pct(cov.get("observed")),
-        "coverage_target": _pct(cov.get("target")), "coverage_delta": _signed(cov.get("delta")),
-        "coverage_class": _verdict(cov.get("meets_target"), cov.get("observed")),
-        "coverage_status": "no tests (declared)" if cov.get("no_tests") else cov.get("status"),
-        "coverage_reason": cov.get("reason"),
-        "p95": perf.get("p95_ms"), "p95_text": _ms(perf.get("p95_ms")), "sla_p95": _ms(sla_p95),
-        "p95_class": _verdict(perf.get("meets_sla"), perf.get("p95_ms")),
-        "perf_reason": perf.get("reason"),
+        "name": m[M.NAME], "anchor": f"module-{m[M.NAME]}", "lane": m.get(M.LANE),
+        "owner": m.get(M.OWNER), "path": m.get(M.PATH),
+        "health": m.get(M.HEALTH_SCORE), "health_text": _fmt(m.get(M.HEALTH_SCORE)),
+        "health_class": _health_class(m.get(M.HEALTH_SCORE)),
+        "health_parts": parts,
+        # which components the score is a share of (all three in documents written before)
+        "health_applied": ", ".join(p["name"] for p in parts if p.get(M.APPLICABLE, True)),
+        "health_points": _fmt(m.get(M.HEALTH_POINTS)) if m.get(M.HEALTH_POINTS) is not None else None,
+        "health_max": _fmt(m.get(M.HEALTH_APPLICABLE_MAX)) if m.get(M.HEALTH_APPLICABLE_MAX) else None,
+        "coverage": cov.get(M.OBSERVED), "coverage_text": _pct(cov.get(M.OBSERVED)),
+        "coverage_headline": {"line": "lines", "branch": "lines + branches"}.get(cov.get(M.HEADLINE) or ""),
+        "line_text": _pct(cov.get(M.LINE_PCT)), "branch_text": _pct(cov.get(M.BRANCH_PCT)),
+        "coverage_target": _pct(cov.get(M.TARGET)), "coverage_delta": _signed(cov.get(M.DELTA)),
+        "coverage_class": _verdict(cov.get(M.MEETS_TARGET), cov.get(M.OBSERVED)),
+        "coverage_status": "no tests (declared)" if cov.get(M.NO_TESTS) else cov.get(M.STATUS),
+        "coverage_reason": cov.get(M.REASON),
+        "p95": perf.get(M.P95_MS), "p95_text": _ms(perf.get(M.P95_MS)), "sla_p95": _ms(sla_p95),
+        "p95_class": _verdict(perf.get(M.MEETS_SLA), perf.get(M.P95_MS)),
+        "perf_reason": perf.get(M.REASON),
         "docs_ratio": len(good) / required if required else None,
         "docs_text": f"{len(good)}/{required}" if required else UNKNOWN,
         "docs_class": "unknown" if not required else "ok" if len(good) == required else "bad",
-        "docs_placeholder": docs.get("placeholder", []),
-        "docs_missing": [p for p in docs.get("required", []) if p not in docs.get("present", [])],
+        "docs_placeholder": docs.get(M.PLACEHOLDER, []),
+        "docs_missing": [p for p in docs.get(M.REQUIRED, []) if p not in docs.get(M.PRESENT, [])],
         "measured": measured, "measured_text": _when(measured),
         "problem": bool(problem),
         "coverage_trend": [(d.isoformat(), _fmt(v)) for d, v, _ in coverage_points],
         "p95_trend": [(d.isoformat(), _fmt(v)) for d, v, _ in p95_points],
         "coverage_chart": charts.line(f"cov-{chart_id}", "coverage %", coverage_points,
-                                      cov.get("target"), "target", "%")
+                                      cov.get(M.TARGET), "target", "%")
         if charts and coverage_points else None,
         "p95_chart": charts.line(f"p95-{chart_id}", "p95 ms", p95_points, sla_p95, "SLA p95", " ms")
         if charts and p95_points else None,

@@ -1,13 +1,17 @@
 """``META_REGISTRY.json``: the registry fused with the latest measurements, and a health score.
 
-The score (0-100) is the sum of three components, each explained in the file:
+Three components, each explained in the file, keep the seed's points:
 
-* coverage, up to 50: observed coverage / 2, capped at 50;
-* SLA, 30: only when the module has a latency target AND a benchmark observation AND meets it;
-* docs, up to 20: the share of required docs that exist and are not untouched scaffolds.
+* coverage, up to 50: observed coverage / 2, capped at 50 (always applicable);
+* SLA, 30: applicable when the module has a latency target; 30 when a benchmark observation meets it;
+* docs, up to 20: applicable when docs are required; the share that exist and are not untouched scaffolds.
 
-Unknown is never zero: a component with nothing to judge has ``points: null`` and a ``reason``,
-and counts 0 towards the total (the total is always a number, so ``jq`` filters work).
+The health score (0-100) is the share of the *applicable* maximum that was earned: a fully covered
+module with no SLA and no required docs earns 50 of 50 applicable points, health 100. Unknown is
+never zero: a component with nothing to judge says ``applicable: false`` and why, and a judged one
+still unknown has ``points: null`` and a ``reason`` (it counts 0 of its maximum).
+
+This module owns the document's field names: the dashboard and badges import them from here.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
+from t4tasks.catalog.config import module_doc_path
 from t4tasks.ledgers import records
 from t4tasks.scaffolding import marker
 
@@ -24,12 +29,29 @@ SCHEMA_VERSION = "t4.meta/1"
 META_NAME = "META_REGISTRY.json"
 COVERAGE_MAX, SLA_MAX, DOCS_MAX = 50.0, 30.0, 20.0
 
+# field names of a module entry in the META document (read by outputs/dashboard.py and badges.py)
+NAME, PATH, LANE, OWNER = "name", "path", "lane", "owner"
+COVERAGE, PERFORMANCE, DOCS, TESTS = "coverage", "performance", "docs", "tests"
+HEALTH_SCORE, HEALTH, HEALTH_POINTS, HEALTH_APPLICABLE_MAX = "health_score", "health", "health_points", "applicable_max"
+OBSERVED, TARGET, DELTA, MEETS_TARGET, STATUS, OBSERVED_AT, REASON = (
+    "observed", "target", "delta", "meets_target", "status", "observed_at", "reason")
+LINE_PCT, BRANCH_PCT, HEADLINE = "line_pct", "branch_pct", "headline"
+SLA, MEETS_SLA, P50_MS, P95_MS, P99_MS = "sla", "meets_sla", "p50_ms", "p95_ms", "p99_ms"
+REQUIRED, PRESENT, PLACEHOLDER = "required", "present", "placeholder"
+POINTS, MAX, APPLICABLE = "points", "max", "applicable"
+NO_TESTS, NO_BENCHMARKS = "no_tests", "no_benchmarks"  # declared in the manifest
+
 SCORING = {
-    "total": "coverage + sla + docs, 0-100; a component with points null (unknown) adds 0",
+    "total": "100 x (points earned) / (maximum of the applicable components); a component that is "
+             "not applicable counts neither way; one applicable but unknown (points null) earns 0",
+    "points": "coverage + sla + docs as the seed adds them (0-100), beside the share",
     "coverage": f"min({COVERAGE_MAX:g}, observed coverage percent / 2); null when never measured",
     "sla": f"{SLA_MAX:g} when a p95/p99 latency target exists, a benchmark was observed and every "
            "target is met; 0 when missed; null when target or observation is missing",
-    "docs": f"{DOCS_MAX:g} x (required docs present and not untouched scaffolds) / (required docs)",
+    "docs": f"{DOCS_MAX:g} x (required docs present and not untouched scaffolds) / (required docs); "
+            "not applicable when no docs are required",
+    "coverage_headline": "coverage.observed is line % or lines+branches % as the host measures "
+                         "([tool.t4] coverage_metric); line_pct and branch_pct are both shown",
 }
 
 
@@ -39,8 +61,9 @@ def _num(value: float | None, digits: int = 2) -> float | None:
 
 def coverage_block(entry: dict, record: dict | None, lane_targets: dict[str, float]) -> dict:
     target = entry.get("coverage_target")
-    if target is None and entry.get("lane") in lane_targets:
-        target = lane_targets[entry["lane"]]
+    lane = entry.get("lane") or entry.get("default_lane")
+    if target is None and lane in lane_targets:
+        target = lane_targets[lane]
     observed = record.get("coverage") if record else None
     block = {
         "observed": _num(observed),
@@ -49,11 +72,17 @@ def coverage_block(entry: dict, record: dict | None, lane_targets: dict[str, flo
         "meets_target": (observed >= target) if observed is not None and target is not None else None,
         "status": records.status_of(record) if record else "no_observation",
         "observed_at": record.get("ts") if record else None,
+        LINE_PCT: _num(record.get(LINE_PCT)) if record else None,
+        BRANCH_PCT: _num(record.get(BRANCH_PCT)) if record else None,
+        # entries recorded before the headline was chosen carry lines and branches together
+        HEADLINE: (record.get(HEADLINE) or "branch") if record and observed is not None else None,
     }
     if entry.get("no_tests"):
-        block["no_tests"] = True  # declared in the manifest: testing.no_tests
+        block[NO_TESTS] = True  # declared in the manifest: testing.no_tests
     if target is None:
         block["reason"] = "no coverage target: the module has no lane and no testing.coverage_target"
+    elif entry.get("coverage_target") is None and not entry.get("lane"):
+        block["target_from"] = f"default lane {lane} ([tool.t4] default_lane): the manifest names no lane"
     elif observed is None:
         block["reason"] = "never measured" if not record else f"measurement gave no number ({block['status']})"
     return block
@@ -74,7 +103,7 @@ def performance_block(entry: dict, record: dict | None) -> dict:
         "observed_at": (record or {}).get("ts"),
     }
     if entry.get("no_benchmarks"):
-        block["no_benchmarks"] = True  # declared in the manifest: performance.no_benchmarks
+        block[NO_BENCHMARKS] = True  # declared in the manifest: performance.no_benchmarks
     if meets is None:
         block["reason"] = "no latency target in the manifest" if not sla else "no benchmark observation"
     return block
@@ -87,8 +116,8 @@ def read_placeholder(root: Path) -> Callable[[str], bool]:
 
 def docs_block(root: Path, entry: dict, required: tuple[str, ...],
                is_placeholder: Callable[[str], bool] | None = None) -> dict:
-    base = "" if entry["path"] == "." else entry["path"]
-    wanted = [posixpath.join(base, name) if base else name for name in required]
+    name = entry.get("name") or posixpath.basename(entry["path"])
+    wanted = [p for p in (module_doc_path(entry["path"], name, doc) for doc in required) if p]
     listed = {d.casefold(): d for d in entry["docs"]}  # same rule as docs_check: readme.md counts
     present = [listed[p.casefold()] for p in wanted if p.casefold() in listed]
     is_placeholder = is_placeholder or read_placeholder(root)
@@ -105,17 +134,21 @@ def health(coverage: dict, performance: dict, docs: dict) -> dict:
     good = [p for p in docs["present"] if p not in docs["placeholder"]]
     docs_points = DOCS_MAX * len(good) / len(docs["required"]) if docs["required"] else None
     parts = {
-        "coverage": {"points": _num(cov_points), "max": COVERAGE_MAX,
+        "coverage": {"points": _num(cov_points), "max": COVERAGE_MAX, APPLICABLE: True,
                      "reason": f"{coverage['observed']:g}% / 2" if coverage["observed"] is not None
                      else coverage.get("reason", "never measured")},
-        "sla": {"points": _num(sla_points), "max": SLA_MAX,
+        "sla": {"points": _num(sla_points), "max": SLA_MAX, APPLICABLE: bool(performance["sla"]),
                 "reason": performance.get("reason") or ("target met" if performance["meets_sla"] else "target missed")},
-        "docs": {"points": _num(docs_points), "max": DOCS_MAX,
-                 "reason": f"{len(good)} of {len(docs['required'])} required docs written"
-                           + (f" ({len(docs['placeholder'])} untouched scaffold)" if docs["placeholder"] else "")},
+        "docs": {"points": _num(docs_points), "max": DOCS_MAX, APPLICABLE: bool(docs["required"]),
+                 "reason": (f"{len(good)} of {len(docs['required'])} required docs written"
+                            + (f" ({len(docs['placeholder'])} untouched scaffold)" if docs["placeholder"] else ""))
+                 if docs["required"] else "no docs required: not applicable"},
     }
-    total = sum(part["points"] or 0.0 for part in parts.values())
-    return {"score": _num(total), "components": parts}
+    applicable = [part for part in parts.values() if part[APPLICABLE]]
+    earned = sum(part["points"] or 0.0 for part in applicable)
+    ceiling = sum(part["max"] for part in applicable)
+    return {"score": _num(100 * earned / ceiling), "points": _num(sum(part["points"] or 0.0 for part in parts.values())),
+            "applicable_max": ceiling, "components": parts}
 
 
 def build(root: Path, registry: dict, coverage_latest: dict[str, dict], bench_latest: dict[str, dict],
@@ -139,7 +172,8 @@ def build(root: Path, registry: dict, coverage_latest: dict[str, dict], bench_la
             "name": name, "path": entry["path"], "lane": entry["lane"], "owner": entry["owner"],
             "coverage": coverage, "performance": performance, "docs": docs,
             "tests": {"paths": entry["tests"], "last_run": (coverage_latest.get(name) or {}).get("tests")},
-            "health_score": scored["score"], "health": scored["components"],
+            HEALTH_SCORE: scored["score"], HEALTH: scored["components"],
+            HEALTH_POINTS: scored["points"], HEALTH_APPLICABLE_MAX: scored["applicable_max"],
         })
     summary = {**summarize(modules), "manifests": len(registry["modules"]), "duplicates": len(duplicates)}
     return {"schema_version": SCHEMA_VERSION, "scoring": SCORING, "summary": summary,

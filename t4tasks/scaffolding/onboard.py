@@ -16,53 +16,28 @@ from pathlib import Path
 
 from t4tasks.catalog import config as config_mod, discovery, manifest
 from t4tasks.catalog.project import Project
-from t4tasks.scaffolding import scaffold
+from t4tasks.scaffolding import layouts, scaffold
 from t4tasks.scaffolding.scaffold import Planned
 from t4tasks.speed import atomic
 
 LANES = ("L0", "L1", "L2", "L3", "L4", "L5")
 SCHEMA_VERSION = "1.0.0"
 MANIFEST_TEMPLATE = "manifest"  # Planned.template of a generated manifest (JSON has no marker)
-# folders that hold packages but are not modules of the product
-NOT_MODULES = discovery.SKIP_DIRS | {"tests", "test", "docs", "doc", "examples", "benchmarks", "scripts", "templates"}
-
-
-def candidate_packages(root: Path) -> list[str]:
-    """Repo-relative folders of top-level packages (folders with ``__init__.py``), also under ``src/``.
-
-    Only names that can be module names qualify (the manifest schema wants identifiers), symlinked
-    folders are skipped (they may point outside the root), and the first folder to claim a name
-    (case-insensitively) wins, since two modules cannot share one.
-    """
-    import pathspec  # on first use: it imports asyncio, which every t4 run would pay for
-
-    excluded = pathspec.GitIgnoreSpec.from_lines(config_mod.load(root).exclude)
-    found: list[str] = []
-    seen: set[str] = set()
-    for parent in (".", "src"):
-        base = root / parent
-        if not base.is_dir() or base.is_symlink() or (parent == "src" and (base / "__init__.py").is_file()):
-            continue
-        for entry in sorted(os.scandir(base), key=lambda e: e.name):
-            name = entry.name
-            folder = posixpath.normpath(posixpath.join(parent, name))
-            if (not entry.is_dir(follow_symlinks=False) or name in NOT_MODULES or name.startswith((".", "_"))
-                    or not name.isidentifier() or keyword.iskeyword(name)
-                    or not (Path(entry.path) / "__init__.py").is_file()
-                    or excluded.match_file(folder + "/") or name.casefold() in seen):
-                continue
-            seen.add(name.casefold())
-            found.append(folder)
-    return found
+RULE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}$")  # a reStructuredText heading's over- or underline
 
 
 def package_description(init_file: Path) -> str:
-    """The first paragraph of the package docstring, on one line; read with ``ast``, never imported."""
+    """The first prose paragraph of the package docstring, on one line; read with ``ast``, never
+    imported. A reStructuredText heading (a line over or under a rule of ``=``, ``-``, ...) is no prose."""
     try:
         doc = ast.get_docstring(ast.parse(init_file.read_text(encoding="utf-8", errors="replace")))
-    except SyntaxError:
+    except (OSError, SyntaxError):
         return ""
-    return " ".join((doc or "").strip().split("\n\n")[0].split())
+    for paragraph in (doc or "").strip().split("\n\n"):
+        lines = [line for line in paragraph.splitlines() if line.strip()]
+        if lines and not any(RULE.match(line.strip()) for line in lines):
+            return " ".join(" ".join(lines).split())
+    return ""
 
 
 def manifest_for(name: str, lane: str, description: str, **extra: object) -> dict:
@@ -74,27 +49,68 @@ def manifest_for(name: str, lane: str, description: str, **extra: object) -> dic
     return data
 
 
-def init(root: Path, apply: bool = False, lane: str = "L2") -> list[Planned]:
-    """Plan (and with ``apply`` write) a manifest for every candidate package that has none.
+def proposals(root: Path, depth: int = layouts.DEFAULT_DEPTH) -> tuple[list[layouts.Proposal], list[layouts.Skipped]]:
+    """The modules ``init`` would write manifests for, and the folders it passes over with why."""
+    import pathspec  # on first use: it imports asyncio, which every t4 run would pay for
 
-    A package that already has a manifest (in any letter case) is ``skip-exists``, so running it twice
+    excluded = pathspec.GitIgnoreSpec.from_lines(config_mod.load(root).exclude)
+    return layouts.detect(root, discovery.list_files(root), lambda folder: excluded.match_file(folder + "/"), depth)
+
+
+def _manifest_of(root: Path, proposal: layouts.Proposal, lane: str) -> dict:
+    """The manifest of a proposed module: every path written out, relative to its folder."""
+    def rel(path: str) -> str:
+        return posixpath.relpath(path, proposal.folder)
+
+    paths: dict = {"code": rel(proposal.code)}
+    if proposal.tests:
+        paths["tests"] = rel(proposal.tests[0]) if len(proposal.tests) == 1 else [rel(t) for t in proposal.tests]
+    if proposal.benchmarks:
+        paths["benchmarks"] = rel(proposal.benchmarks[0])
+    if proposal.docs:
+        paths["docs"] = rel(proposal.docs)
+    description = proposal.description or package_description(root / proposal.code / "__init__.py")
+    return manifest_for(proposal.name, lane, description, layout={"paths": paths})
+
+
+def init(root: Path, apply: bool = False, lane: str = "L2", depth: int = layouts.DEFAULT_DEPTH) -> list[Planned]:
+    """Plan (and with ``apply`` write) a manifest for every proposed module that has none.
+
+    A folder that already has a manifest (in any letter case) is ``skip-exists``, so running it twice
     writes nothing the second time.
     """
+    return plan(root, lane, depth, apply)[0]
+
+
+def plan(root: Path, lane: str = "L2", depth: int = layouts.DEFAULT_DEPTH, apply: bool = False
+         ) -> tuple[list[Planned], list[layouts.Proposal], list[layouts.Skipped]]:
+    """``init``'s plan with what it was made from: the proposals and the skipped folders."""
     root = root.resolve()
     _check_lane(lane)
+    if depth < 1:
+        raise ValueError(f"depth {depth} must be at least 1 (1 = top-level packages only)")
+    found, skipped = proposals(root, depth)
     planned = []
-    for folder in candidate_packages(root):
-        relpath = f"{folder}/{discovery.MANIFEST_NAME}"
+    for proposal in found:
+        relpath = posixpath.normpath(f"{proposal.folder}/{discovery.MANIFEST_NAME}")
         scaffold.safe_target(root, relpath)
-        data = manifest_for(posixpath.basename(folder), lane, package_description(root / folder / "__init__.py"))
         existing = scaffold.existing_path(root, relpath)
-        planned.append(Planned(relpath, MANIFEST_TEMPLATE, SCHEMA_VERSION, atomic.dumps_json(data).decode("utf-8"),
+        content = atomic.dumps_json(_manifest_of(root, proposal, lane)).decode("utf-8")
+        planned.append(Planned(relpath, MANIFEST_TEMPLATE, SCHEMA_VERSION, content,
                                "skip-exists" if existing else "create", existing))
     if apply:
         for item in planned:
             if item.action == "create" and scaffold.existing_path(root, item.relpath) is None:
                 atomic.write_text(root / item.relpath, item.content)
-    return planned
+    return planned, found, skipped
+
+
+def format_proposals(found: list[layouts.Proposal], skipped: list[layouts.Skipped]) -> str:
+    """module → code → tests → benchmarks → docs, one line each, then what was skipped and why."""
+    lines = [f"{p.name} ({p.layout}) → code {p.code} → tests {', '.join(p.tests) or '-'}"
+             f" → benchmarks {', '.join(p.benchmarks) or '-'} → docs {p.docs or '-'}" for p in found]
+    lines += [f"skipped {s.path}/: {s.reason}" for s in sorted(skipped, key=lambda s: s.path)]
+    return "\n".join(lines) + "\n"
 
 
 def check_name(root: Path, name: str) -> Path:
@@ -138,8 +154,7 @@ def new_module(root: Path, name: str, lane: str = "L2") -> list[str]:
     atomic.write_text(folder / "__init__.py", f'"""{description}"""\n')
     atomic.write_bytes(root / manifest_path, atomic.dumps_json(data))
     written = [f"{name}/__init__.py", manifest_path]
-    # built from the manifest directly: in a git work tree discovery only counts tracked manifests,
-    # and this one is not tracked until the user adds it
+    # built from the data just written: no second read of the manifest, and a problem stops here
     project = Project.load(root)
     module, problems = manifest.to_module(manifest_path, data, project.config,
                                           manifest.PathResolver(root, project.listing))

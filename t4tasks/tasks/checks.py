@@ -140,6 +140,8 @@ def task_validate():
                 print(f"    {problem}")
             if len(result.problems) > 50:
                 print(f"    ... {len(result.problems) - 50} more in {out}/{validate.REPORT_MD}")
+            for warning in result.warnings:
+                print(f"    warning: {warning}")
         summary = data["summary"]
         print(f"validate: {summary['pass']} passed, {summary['fail']} failed, {summary['skipped']} skipped")
         return None if data["ok"] else TaskFailed(f"{summary['fail']} check(s) failed")

@@ -62,9 +62,13 @@ def task_coverage():
     for module in _run_modules(project, record.COVERAGE_LEDGER):
         def run(module=module):
             ignore = tuple(f"--ignore={p}" for p in project.foreign_tests(module))
+            removed = coverage.removed_options(project.root, module)
+            if removed:
+                print(f"  coverage:{module.name}: left out for an isolated run: {removed}")
             return coverage.measure(project.root, module, omit=project.nested_paths(module),
                                     timeout=project.config.timeout,
-                                    extra_args=(*ignore, *project.config.pytest_args))
+                                    extra_args=(*ignore, *project.config.pytest_args),
+                                    metric=project.config.coverage_metric)
 
         def record_it(result, imports, digest, module=module):
             return record.record_coverage(project, module, result, digest, imports)

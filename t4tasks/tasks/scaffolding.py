@@ -77,8 +77,8 @@ def task_new_module():
             return TaskFailed(f"new_module {name}: {exc}")
         print("\n".join(f"created {path}" for path in written))
         if project.listing.is_git:
-            # discovery counts tracked manifests only; intent-to-add makes the new one count
-            # (and shows up in `git status`) without staging its content
+            # discovery counts the untracked manifest already; intent-to-add shows it in
+            # `git status` (and `git diff`) without staging its content
             manifests = [p for p in written if p.endswith(discovery.MANIFEST_NAME)]
             subprocess.run(["git", "-C", str(project.root), "add", "--intent-to-add", *manifests], check=False)
             print(f"git add --intent-to-add {' '.join(manifests)}: the registry picks it up on the next run")
@@ -91,18 +91,27 @@ def task_new_module():
 
 
 def task_init():
-    """Write a manifest for each top-level package of a repository without manifests
-    (dry run unless --apply; running it twice changes nothing)."""
-    from t4tasks.scaffolding import onboard, scaffold
+    """Write a manifest per module the layout suggests (dry run unless --apply; a rerun changes nothing)."""
+    from t4tasks.scaffolding import layouts, onboard, scaffold
     project = current()
 
-    def run(apply: bool, lane: str):
-        planned = onboard.init(project.root, apply=apply, lane=lane)
-        print(scaffold.format_plan(planned))
+    def run(apply: bool, lane: str, depth: int):
+        try:
+            planned, found, skipped = onboard.plan(project.root, lane=lane, depth=depth, apply=apply)
+        except ValueError as exc:
+            return TaskFailed(f"init: {exc}")
+        print(onboard.format_proposals(found, skipped), end="")
+        print(scaffold.format_plan(planned), end="")
         if not apply:
             print("dry run: nothing written; run `t4 init --apply` to write these manifests")
+        elif any(p.action == "create" for p in planned):
+            print("the new manifests count from the next run on (no `git add` needed); commit them with the code")
+        return None
 
     return {"actions": [run], "uptodate": [False], "verbosity": 2,
             "params": [{"name": "apply", "long": "apply", "type": bool, "default": False,
                         "help": "write the manifests"},
-                       {"name": "lane", "long": "lane", "type": str, "default": "L2", "help": "lane for new manifests"}]}
+                       {"name": "lane", "long": "lane", "type": str, "default": "L2", "help": "lane for new manifests"},
+                       {"name": "depth", "long": "depth", "type": int, "default": layouts.DEFAULT_DEPTH,
+                        "help": "how many package levels a module may have: 1 = top-level packages and "
+                                "distributions only; deeper, a subpackage with tests of its own is a module"}]}

@@ -16,15 +16,16 @@ def found(root, exclude=()):
     return listing, discovery.find_manifests(listing, GLOBS, exclude)
 
 
-def test_git_mode_ignores_untracked_manifests(no_outer_git):
-    root = make_repo(no_outer_git / "repo", {"a": manifest("a"), "b/c": manifest("c")})
+def test_git_mode_counts_untracked_manifests_but_never_ignored_ones(no_outer_git):
+    root = make_repo(no_outer_git / "repo", {"a": manifest("a"), "b/c": manifest("c")},
+                     {".gitignore": "vendor/\n"})
     git_init(root)
-    make_repo(root, {"junk": manifest("junk")})   # untracked, not ignored
+    make_repo(root, {"new": manifest("new"), "vendor/x": manifest("x")})   # untracked; ignored
     listing, manifests = found(root)
     assert listing.is_git
-    assert manifests == ["a/module.manifest.json", "b/c/module.manifest.json"]
-    assert "junk/module.manifest.json" in listing.untracked
-    assert "junk/module.manifest.json" in listing.all_files
+    assert manifests == ["a/module.manifest.json", "b/c/module.manifest.json", "new/module.manifest.json"]
+    assert discovery.untracked_manifests(listing, manifests) == ["new/module.manifest.json"]
+    assert "vendor/x/module.manifest.json" not in listing.all_files
 
 
 def test_git_mode_drops_deleted_files_and_sees_staged_ones(no_outer_git):
@@ -37,13 +38,16 @@ def test_git_mode_drops_deleted_files_and_sees_staged_ones(no_outer_git):
     assert manifests == ["b/module.manifest.json", "n/module.manifest.json"]
 
 
-def test_git_mode_through_cli_registers_tracked_only(tmp_path):
-    root = make_repo(tmp_path / "repo", {"a": manifest("a")})
+def test_git_mode_through_cli_registers_untracked_manifests_with_one_warning(tmp_path):
+    root = make_repo(tmp_path / "repo", {"a": manifest("a")}, {".gitignore": "ignored/\n"})
     git_init(root)
-    make_repo(root, {"junk": manifest("junk")})
+    make_repo(root, {"fresh": manifest("fresh"), "other": manifest("other"), "ignored": manifest("ignored")})
     code, _, err = run_t4(root, "registry")
     assert code == 0, err
-    assert [m["name"] for m in read_registry(root)["modules"]] == ["a"]
+    assert [m["name"] for m in read_registry(root)["modules"]] == ["a", "fresh", "other"]
+    warnings = [line for line in err.splitlines() if "not tracked by git" in line]
+    assert warnings == ["t4: warning: 2 manifest(s) not tracked by git, counted anyway (git add them to commit): "
+                        "fresh/module.manifest.json, other/module.manifest.json"]
 
 
 @pytest.mark.parametrize("skipped", [".venv", "node_modules", "__pycache__", "build", "dist",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from t4tasks.catalog import related
+from t4tasks.catalog import related, summaries
 from t4tasks.catalog.related import see_also
 from t4tasks.catalog.summaries import build, public_names, summary
 from tests.support import REPO, write
@@ -318,3 +319,44 @@ def test_similarities_match_a_plain_dense_tf_idf(monkeypatch, dense_share):
     off_diagonal = ~np.eye(n, dtype=bool)   # the diagonal (self-similarity) is never used
     assert np.allclose(fast[off_diagonal], (x @ x.T)[off_diagonal], rtol=0, atol=1e-12)
     assert (x @ x.T)[off_diagonal].max() > 0.3
+
+
+RST_README = """\
+Requests
+========
+
+.. image:: https://img.shields.io/pypi/v/requests.svg
+   :target: https://pypi.org/project/requests/
+
+.. |downloads| image:: https://pepy.tech/badge/requests
+   :target: https://pepy.tech/project/requests
+
+.. note:: Not the summary either.
+
+**Requests** is a simple, yet elegant, HTTP library.
+
+Second paragraph.
+"""
+
+
+def test_an_rst_readme_summary_is_its_first_prose_paragraph_never_a_badge_option():
+    assert summaries.readme_summary(RST_README, rst=True) == "Requests is a simple, yet elegant, HTTP library."
+
+
+def test_an_rst_readme_never_includes_files_or_raw_output(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET words here\n")
+    text = f".. include:: {secret}\n\n.. raw:: html\n\n   <b>raw words</b>\n\nThe prose.\n"
+    assert summaries.readme_summary(text, rst=True) == "The prose."
+
+
+def test_a_docstring_that_opens_with_an_rst_title_is_summarised_by_the_prose_after_it():
+    tree = ast.parse('"""Lib\n===\n\nThe library of record.\n\nMore."""\n')
+    assert summaries.docstring_summary(tree) == "The library of record."
+
+
+def test_summary_reads_a_module_rst_readme(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "README.rst").write_text(RST_README)
+    assert summaries.summary(tmp_path, "pkg", ["pkg/README.rst"]) == "Requests is a simple, yet elegant, HTTP library."

@@ -37,7 +37,8 @@ def repo(root: Path, modules: dict[str, dict], tests: dict[str, tuple[str, ...]]
         files[f"{name}/core.py"] = CODE
         if tests.get(name):
             files[f"{name}/tests/test_core.py"] = module_tests(name, *tests[name])
-    make_repo(root, modules, files=files)
+    # the host measures branches: the gate judges coverage.py's combined figure
+    make_repo(root, modules, files=files, pyproject="[tool.coverage.run]\nbranch = true\n")
     return git_init(root)
 
 

@@ -6,6 +6,7 @@ checker that reports nothing, or reports the wrong line, fails.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from t4tasks.catalog.discovery import list_files
 from t4tasks.checks import docs_check
 from t4tasks.problems import Problem
 
-from tests.support import write
+from tests.support import git_init, make_repo, manifest, read_registry, run_t4, write
 
 VALID_CONTEXT = """\
 ---
@@ -230,3 +231,24 @@ def test_required_readme_missing_is_reported(tmp_path: Path) -> None:
 ])
 def test_slug_matches_github(heading: str, slug: str) -> None:
     assert docs_check._slug(heading) == slug
+
+
+def test_required_docs_and_summaries_follow_doc_patterns_outside_the_module(tmp_path):
+    """Projects documenting modules in doc/reference/<name_path>.rst: required there, summarised from there."""
+    root = make_repo(tmp_path / "repo", {"pkg/sub": manifest("pkg.sub"), "other": manifest("other")},
+                     {"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "other/__init__.py": "",
+                      "doc/reference/pkg/sub.rst": "Sub\n===\n\n.. image:: https://x/badge.svg\n   :target: https://x\n\n"
+                                                   "Sub does the reference work.\n"},
+                     pyproject='[tool.t4]\nrequired_docs = ["doc/reference/{name_path}.rst"]\n')
+    git_init(root)
+    code, out, err = run_t4(root, "validate")
+    assert "required doc missing: doc/reference/other.rst" in out
+    assert "required doc missing: doc/reference/pkg/sub.rst" not in out
+    entries = {e["name"]: e for e in read_registry(root)["modules"]}
+    assert "doc/reference/pkg/sub.rst" in entries["pkg.sub"]["docs"]
+    summaries = json.loads((root / "docs/_generated/MODULE_SUMMARIES.json").read_text())
+    assert summaries["modules"]["pkg.sub"]["summary"] == "Sub does the reference work."
+    meta = json.loads((root / "docs/_generated/META_REGISTRY.json").read_text())
+    docs = {m["name"]: m["docs"] for m in meta["modules"]}
+    assert docs["pkg.sub"]["present"] == ["doc/reference/pkg/sub.rst"]
+    assert docs["other"]["required"] == ["doc/reference/other.rst"] and docs["other"]["present"] == []

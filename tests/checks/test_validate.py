@@ -51,7 +51,7 @@ def healthy_repo(root: Path) -> Path:
         "beta/tests/test_beta.py": ("from beta import mul, sign\n\n\ndef test_mul():\n"
                                     "    assert mul(2, 3) == 6\n    assert sign(4) == 1\n"),
         "beta/README.md": "# Beta\n\nMultiplies numbers.\n",
-    })
+    }, pyproject="[tool.coverage.run]\nbranch = true\n")  # the host measures branches: the headline counts them
     return git_init(root)
 
 
@@ -535,3 +535,21 @@ def test_checks_begun_before_a_ledger_changed_are_begun_again(repo, monkeypatch)
     results = {r.name: r for r in validate.run(project)}
     assert results["ledger"].status == "fail"
     assert any("hash chain broken" in p for p in results["ledger"].problems)
+
+
+def test_validate_warns_about_test_folders_that_map_to_no_module(tmp_path):
+    """A tests/ tree the modules do not claim is said (a warning: validate still passes on it)."""
+    root = make_repo(tmp_path / "repo", {"svc": manifest("svc", layout={"paths": {"tests": "../tests/test_svc"}})},
+                     {"svc/__init__.py": "", "tests/test_svc/test_a.py": "def test_a():\n    pass\n",
+                      "tests/test_orphan/test_b.py": "def test_b():\n    pass\n",
+                      "tests/test_orphan/deeper/test_c.py": "def test_c():\n    pass\n",
+                      "svc/util/tests/test_u.py": "def test_u():\n    pass\n"})
+    git_init(root)
+    code, out, err = run_t4(root, "validate")
+    warnings = [line.strip() for line in out.splitlines() if line.strip().startswith("warning:")]
+    assert warnings == [
+        "warning: svc/util/tests: test folder that maps to no module (add it to a manifest's layout.paths.tests)",
+        "warning: tests/test_orphan: test folder that maps to no module (add it to a manifest's layout.paths.tests)"]
+    report = orjson.loads((root / GENERATED / "VALIDATION_REPORT.json").read_bytes())
+    manifests_check = next(c for c in report["checks"] if c["name"] == "manifests")
+    assert manifests_check["status"] == "pass" and len(manifests_check["warnings"]) == 2

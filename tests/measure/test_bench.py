@@ -65,11 +65,12 @@ FAST_AND_SLOW = """
 
 @pytest.fixture(scope="module")
 def fast_and_slow(tmp_path_factory):
-    """One module holding a ~0.5 µs and a ~5 ms benchmark, in a repo whose own pytest config and
-    PYTEST_ADDOPTS would break the run (unknown options, coverage) if they leaked in."""
+    """One module holding a ~0.5 µs and a ~5 ms benchmark, in a repo whose own pytest addopts
+    (coverage, -x, xdist's -n, absent here) and PYTEST_ADDOPTS would break the run if they leaked in;
+    the rest of the host's configuration (--strict-markers) applies."""
     root = tmp_path_factory.mktemp("repo") / "repo"
     module = make_module(root, "mixed", FAST_AND_SLOW)
-    write(root / "pytest.ini", "[pytest]\naddopts = --cov=mixed --no-such-option\n")
+    write(root / "pytest.ini", "[pytest]\naddopts = --cov=mixed -x -n 2 --strict-markers\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTEST_ADDOPTS", "--another-unknown-option")
         result = run_isolated(root, module)

@@ -82,7 +82,12 @@ def plain_coverage(root: Path, source: str, tests: str, omit: list[str], scratch
 
 def assert_matches_plain(entry: dict, plain: dict) -> None:
     assert entry["status"] == "ok", entry
-    assert entry["coverage"] == plain["report_total"] == round(plain["percent_covered"], 2)
+    # the host measures no branches, so the headline is coverage.py's line figure
+    assert entry["headline"] == "line"
+    assert entry["coverage"] == round(100 * plain["covered_lines"] / plain["num_statements"], 2)
+    assert entry["line_pct"] == entry["coverage"]
+    if plain["num_branches"]:
+        assert entry["branch_pct"] == round(100 * plain["covered_branches"] / plain["num_branches"], 2)
     assert entry["statements"] == plain["num_statements"]
     assert entry["covered_lines"] == plain["covered_lines"]
     assert entry["branches"] == plain["num_branches"]
@@ -176,7 +181,7 @@ def test_three_modules_match_coverage_and_manifests_keep_their_format(tmp_path):
         assert {k: v for k, v in result.items() if k != "prev"} == {k: v for k, v in entry.items() if k != "prev"}
 
     # only the testing block changed: same key order, same 2-space formatting, same escaping
-    assert latest(entries)["alpha"]["coverage"] == 62.5 and latest(entries)["beta"]["coverage"] == 100.0
+    assert latest(entries)["alpha"]["coverage"] == 66.67 and latest(entries)["beta"]["coverage"] == 100.0
     for name, original in MANIFESTS.items():
         text = (root / name / MANIFEST).read_text(encoding="utf-8")
         expected = json.loads(before[name])
@@ -235,7 +240,8 @@ def test_incremental_reruns(tmp_path):
         handle.write("\n\ndef test_negative():\n    assert sign(-1) == -1\n")
     code, executed, _, out = t4_run(root, "coverage")
     assert code == 0 and executed == ["coverage:alpha"], out
-    assert latest(ledger_lines(root / LEDGER))["alpha"]["coverage"] == 87.5  # both arcs now; unused() still not
+    entry = latest(ledger_lines(root / LEDGER))["alpha"]
+    assert (entry["coverage"], entry["branch_pct"]) == (83.33, 100.0)  # both arcs now; unused() still not
 
 
 def test_parallel_run_records_the_same_as_a_serial_run(tmp_path):

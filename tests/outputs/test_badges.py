@@ -188,3 +188,11 @@ def test_apply_keeps_file_permissions(tmp_path):
     badges.update_readme(path, LINE, apply=True)
     assert path.stat().st_mode & 0o777 == 0o640
     assert Path(path).read_text("utf-8").count(LINE) == 1
+
+
+@pytest.mark.parametrize(("headline", "label"), [("line", "coverage (lines)"),
+                                                  ("branch", "coverage (lines+branches)"), (None, "coverage")])
+def test_coverage_badge_says_which_figure_is_the_headline(headline, label):
+    entry = module()
+    entry["coverage"]["headline"] = headline
+    assert parsed("coverage", entry)[:2] == (label, "85%")

@@ -328,3 +328,23 @@ def test_browser_draws_one_dot_per_trend_row(demo, tmp_path):
         rows = _trend_counts(csv_path, "core")
         assert rows == 7
         assert _dots(_figure(dom, kind, "core")) == rows
+
+
+def test_a_module_panel_shows_the_applicable_components_and_both_coverage_figures(tmp_path):
+    """Health is the share of the applicable maximum; the panel says which applied and shows lines and branches."""
+    entry = {"name": "svc", "path": "svc", "lane": "L2", "owner": None, "health_score": 96.0,
+             "health_points": 48.0, "applicable_max": 50.0,
+             "coverage": {"observed": 96.0, "target": 80.0, "delta": 16.0, "meets_target": True, "status": "ok",
+                          "observed_at": "2025-01-01T00:00:00+00:00", "line_pct": 96.0, "branch_pct": 90.5,
+                          "headline": "line"},
+             "performance": {"p95_ms": None, "sla": None, "meets_sla": None, "reason": "no latency target in the manifest"},
+             "docs": {"required": [], "present": [], "placeholder": []},
+             "health": {"coverage": {"points": 48.0, "max": 50.0, "applicable": True, "reason": "96% / 2"},
+                        "sla": {"points": None, "max": 30.0, "applicable": False, "reason": "no latency target in the manifest"},
+                        "docs": {"points": None, "max": 20.0, "applicable": False, "reason": "no docs required: not applicable"}}}
+    document = {"schema_version": "t4.meta/1", "summary": {"modules": 1, "avg_health": 96.0}, "modules": [entry]}
+    dashboard.render(tmp_path, document, tmp_path / "none.csv", tmp_path / "none.csv", None, tmp_path / "out")
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "(48 of 50 points); applied: coverage." in html
+    assert "Coverage headline: lines (96%); lines 96%, branches 90.5%." in html
+    assert "health 96" in html

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from t4tasks.catalog.project import Project
 from t4tasks.outputs import meta
 from t4tasks.scaffolding import marker
 from tests.support import GENERATED, MANIFEST, doit_tasks, make_repo, manifest, run_t4
@@ -67,7 +68,7 @@ def test_lukhas_meta_registry_modules_and_duplicate(lukhas):
     assert "lukhas/core" not in {m["path"] for m in data["modules"]}
     assert set(names) == {m["name"] for m in registry["modules"]}
     assert data["schema_version"] == meta.SCHEMA_VERSION
-    assert set(data["scoring"]) == {"total", "coverage", "sla", "docs"}
+    assert set(data["scoring"]) == {"total", "points", "coverage", "sla", "docs", "coverage_headline"}
 
 
 def test_lukhas_ledger_modules_get_coverage_points(lukhas):
@@ -90,7 +91,10 @@ def test_lukhas_ledger_modules_get_coverage_points(lukhas):
         assert coverage["reason"] == "never measured"
         assert modules[name]["coverage"]["observed"] is None
         assert modules[name]["coverage"]["status"] == "no_observation"
-    assert modules["identity"]["health_score"] == 18.25              # 36.5 / 2, nothing else earned
+    assert modules["identity"]["health_points"] == 18.25             # 36.5 / 2, nothing else earned
+    # of the applicable 70 (coverage 50 + docs 20; identity has no latency target)
+    assert modules["identity"]["applicable_max"] == 70.0
+    assert modules["identity"]["health_score"] == round(100 * 18.25 / 70, 2)
 
 
 def test_lukhas_every_score_is_explained_by_its_components(lukhas):
@@ -101,7 +105,10 @@ def test_lukhas_every_score_is_explained_by_its_components(lukhas):
         assert type(score) is float, module["name"]
         assert set(parts) == {"coverage", "sla", "docs"}
         known = [part["points"] for part in parts.values() if part["points"] is not None]
-        assert score == round(sum(known), 2), module["name"]
+        assert module["health_points"] == round(sum(known), 2), module["name"]
+        applicable = [part for part in parts.values() if part["applicable"]]
+        assert module["applicable_max"] == sum(part["max"] for part in applicable)
+        assert score == round(100 * sum(part["points"] or 0 for part in applicable) / module["applicable_max"], 2)
         assert 0.0 <= score <= 100.0
         for component, part in parts.items():
             assert part["max"] == {"coverage": 50.0, "sla": 30.0, "docs": 20.0}[component]
@@ -126,8 +133,9 @@ def test_lukhas_every_score_is_explained_by_its_components(lukhas):
     for lane, values in summary["by_lane"].items():
         members = [m["health_score"] for m in data["modules"] if (m["lane"] or "none") == lane]
         assert values == {"modules": len(members), "avg_health": round(statistics.fmean(members), 2)}
-    # the whole average is the five coverage scores spread over 139 modules
-    assert summary["avg_health"] == round(sum(v / 2 for v in fixture_coverage(lukhas).values()) / 139, 2)
+    # the whole average is the five coverage scores, each a share of the applicable 70 (coverage and
+    # docs), spread over 139 modules
+    assert summary["avg_health"] == round(sum(100 * (v / 2) / 70 for v in fixture_coverage(lukhas).values()) / 139, 2)
 
 
 def test_lukhas_rebuild_is_byte_identical(lukhas, tmp_path):
@@ -186,7 +194,9 @@ def test_coverage_block_target_delta_and_lane_fallback():
     record = {"coverage": 72.5, "ts": "2025-01-01T00:00:00.000000+00:00"}
     from_lane = meta.coverage_block({"coverage_target": None, "lane": "L1"}, record, {"L1": 75.0})
     assert from_lane == {"observed": 72.5, "target": 75.0, "delta": -2.5, "meets_target": False,
-                         "status": "ok", "observed_at": "2025-01-01T00:00:00.000000+00:00"}
+                         "status": "ok", "observed_at": "2025-01-01T00:00:00.000000+00:00",
+                         # an entry without line/branch figures (the fixture's ledgers have none)
+                         "line_pct": None, "branch_pct": None, "headline": "branch"}
     own = meta.coverage_block({"coverage_target": 70, "lane": "L1"}, record, {"L1": 75.0})
     assert own["target"] == 70.0 and type(own["target"]) is float
     assert own["meets_target"] is True and own["delta"] == 2.5
@@ -314,7 +324,7 @@ def test_real_run_scaffold_then_human_edit(tmp_path):
     assert "meta_registry" in executed
     module = load(root)["modules"][0]
     assert module["docs"]["placeholder"] == []
-    assert module["health"]["docs"]["points"] == 20.0 and module["health_score"] == 20.0
+    assert module["health"]["docs"]["points"] == 20.0 and module["health_score"] == round(100 * 20 / 70, 2)
 
 
 def test_docs_points_agree_with_the_docs_check_on_name_case(tmp_path):
@@ -325,3 +335,38 @@ def test_docs_points_agree_with_the_docs_check_on_name_case(tmp_path):
     assert "docs: pass" in out
     module = load(root)["modules"][0]
     assert module["health"]["docs"]["points"] == 20.0
+
+
+@pytest.mark.parametrize("observed, sla, required, score", [
+    (100.0, {}, [], 100.0),            # 50 of the applicable 50: the best-tested module reads 100
+    (96.0, {}, [], 96.0),              # the 25-module library of the issue: no SLA, docs elsewhere
+    (96.0, {}, ["m/README.md"], 68.57),  # docs required and missing: 48 of 70
+    (100.0, {"p95_ms": 5.0}, [], 62.5),  # a latency target without a benchmark: 50 of 80
+])
+def test_health_is_the_share_of_the_applicable_maximum(observed, sla, required, score):
+    performance = meta.performance_block({"sla": sla}, None)
+    docs = {"required": required, "present": [], "placeholder": []}
+    scored = meta.health(coverage(observed), performance, docs)
+    assert scored["score"] == score
+    assert scored["points"] == observed / 2
+    parts = scored["components"]
+    assert parts["sla"]["applicable"] is bool(sla) and parts["docs"]["applicable"] is bool(required)
+    if not sla:
+        assert parts["sla"]["reason"] == "no latency target in the manifest"
+    if not required:
+        assert parts["docs"]["reason"] == "no docs required: not applicable"
+
+
+def test_a_manifest_without_a_lane_gets_the_default_lanes_target_and_says_so(tmp_path):
+    root = make_repo(tmp_path / "repo", {"plain": {"schema_version": "1.0.0", "module": "plain"},
+                                         "laned": manifest("laned")},
+                     files={"plain/__init__.py": "", "laned/__init__.py": ""},
+                     pyproject='[tool.t4]\ndefault_lane = "L3"\n')
+    from t4tasks.catalog import registry
+    entries = {e["name"]: e for e in registry.build(Project.load(root))["modules"]}
+    assert entries["plain"]["lane"] is None and entries["plain"]["default_lane"] == "L3"
+    assert "default_lane" not in entries["laned"]
+    block = meta.coverage_block(entries["plain"], {"coverage": 90.0, "ts": "2025-01-01T00:00:00+00:00"},
+                                {"L1": 75.0, "L3": 85.0})
+    assert block["target"] == 85.0 and block["meets_target"] is True
+    assert block["target_from"] == "default lane L3 ([tool.t4] default_lane): the manifest names no lane"

@@ -141,3 +141,13 @@ def test_new_module_refuses_an_unknown_lane(no_outer_git):
     with pytest.raises(ValueError, match="lane 'L9'"):
         onboard.new_module(no_outer_git, "payments", lane="L9")
     assert not (no_outer_git / "payments").exists()
+
+
+@pytest.mark.parametrize("docstring, expected", [
+    ("Name\n====\n\nDoes the thing.\n", "Does the thing."),
+    ("=====\nTitle\n=====\n\nOverlined and underlined.\n", "Overlined and underlined."),
+    ("Plain first paragraph\nover two lines.\n\nMore.", "Plain first paragraph over two lines."),
+])
+def test_package_description_skips_an_rst_heading(tmp_path, docstring, expected):
+    init = write(tmp_path / "pkg" / "__init__.py", f'"""{docstring}"""\n')
+    assert onboard.package_description(init) == expected

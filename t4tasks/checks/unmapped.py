@@ -1,0 +1,39 @@
+"""Test folders that no module runs: tests a maintainer wrote that T4 would never measure."""
+
+from __future__ import annotations
+
+import posixpath
+
+from t4tasks.catalog.project import Project
+
+TEST_FOLDER_NAMES = frozenset({"tests", "test"})
+
+
+def _is_test_file(name: str) -> bool:
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def unmapped_test_folders(project: Project) -> list[str]:
+    """The topmost folders inside a ``tests``/``test`` folder that hold test files and lie in no
+    module's test paths, sorted."""
+    claimed = sorted({p for m in project.modules for p in m.test_paths})
+    holding = sorted({folder for folder, files in project.listing.by_folder.items()
+                      if TEST_FOLDER_NAMES & set(folder.split("/"))
+                      and any(_is_test_file(posixpath.basename(f)) for f in files)})
+    outputs = project.output_paths
+    found: list[str] = []
+    for folder in holding:
+        if any(folder == c or folder.startswith(c + "/") for c in claimed):
+            continue
+        if any(folder == o or folder.startswith(o + "/") for o in outputs):
+            continue
+        if found and folder.startswith(found[-1] + "/"):
+            continue  # its parent is reported already
+        found.append(folder)
+    return found
+
+
+def warnings(project: Project) -> list[str]:
+    """One line per unmapped test folder, naming it and what to do."""
+    return [f"{folder}: test folder that maps to no module (add it to a manifest's layout.paths.tests)"
+            for folder in unmapped_test_folders(project)]

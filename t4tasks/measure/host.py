@@ -1,0 +1,185 @@
+"""The host project's own pytest and coverage settings, as far as a measurement keeps them.
+
+Tests run under the host's pytest configuration file (pythonpath, markers, plugins, asyncio mode,
+filterwarnings, conftest files all apply); only the ``addopts`` that break an isolated measurement
+are dropped (and named). Coverage keeps the host's exclusion and partial-branch rules and its
+branch setting, while T4 decides which files are the module's source.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import posixpath
+import shlex
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# addopts that break an isolated measurement: stopping early, parallel workers, a second
+# coverage set-up, reordering by the last run, colour codes in the captured output
+DROPPED_FLAGS = frozenset({
+    "-x", "--exitfirst", "--lf", "--last-failed", "--ff", "--failed-first", "--nf", "--new-first",
+    "--sw", "--stepwise", "--sw-skip", "--stepwise-skip", "--cov-branch", "--cov-append", "--no-cov",
+    "--no-cov-on-fail", "--cov-reset", "--looponfail", "-f",
+})
+DROPPED_WITH_VALUE = frozenset({
+    "-n", "--numprocesses", "--maxprocesses", "--dist", "--maxfail", "--color", "--code-highlight",
+    "--cov-report", "--cov-config", "--cov-fail-under", "--cov-context",
+})
+BUNDLED = "xvqsl"  # pytest's one-letter switches that take no value and may be bundled: -xvs
+# the coverage settings kept from the host: which lines and branches count, and whether branches do
+COVERAGE_REPORT_KEYS = ("exclude_lines", "exclude_also", "partial_branches", "partial_also")
+
+
+@dataclass(frozen=True)
+class PytestOptions:
+    config_file: str | None      # repo-relative host file pytest reads, None when there is none
+    addopts: tuple[str, ...]     # the host's addopts T4 keeps
+    dropped: tuple[str, ...]     # the host's addopts T4 removed
+    broken: str | None = None    # a config file pytest could not read: T4 runs without it
+
+
+class _Unreadable(Exception):
+    """A pytest config file that does not parse (pytest itself would stop on it)."""
+
+
+def pytest_options(root: Path, test_paths: tuple[str, ...]) -> PytestOptions:
+    """The config file pytest picks for ``test_paths`` (searched upward from their common folder,
+    as pytest does, up to ``root``) and its ``addopts`` split into kept and dropped."""
+    try:
+        found = _pytest_config(root, test_paths)
+    except _Unreadable as exc:
+        return PytestOptions(None, (), (), str(exc))
+    if found is None:
+        return PytestOptions(None, (), ())
+    path, addopts = found
+    kept, dropped = split_addopts(addopts)
+    return PytestOptions(path.relative_to(root).as_posix(), tuple(kept), tuple(dropped))
+
+
+def split_addopts(args: list[str]) -> tuple[list[str], list[str]]:
+    """``args`` without what breaks isolation (bundled short flags like ``-xvs`` are taken apart)."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        following = args[i + 1] if i + 1 < len(args) else None
+        if name in DROPPED_FLAGS or name == "--cov":
+            dropped.append(arg)
+            # --cov takes an optional value: a following word that is not an option is its value
+            if arg == "--cov" and following is not None and not following.startswith("-"):
+                dropped.append(following)
+                i += 1
+        elif name in DROPPED_WITH_VALUE:
+            dropped.append(arg)
+            if "=" not in arg and following is not None:
+                dropped.append(following)
+                i += 1
+        elif arg.startswith("-n") and not arg.startswith("--"):
+            dropped.append(arg)  # -n4, -nauto
+        elif len(arg) > 2 and arg[0] == "-" and set(arg[1:]) <= set(BUNDLED) and "x" in arg:
+            dropped.append("-x")
+            kept.append(arg.replace("x", ""))
+        else:
+            kept.append(arg)
+        i += 1
+    return kept, dropped
+
+
+def _pytest_config(root: Path, test_paths: tuple[str, ...]) -> tuple[Path, list[str]] | None:
+    folders = [p if (root / p).is_dir() else posixpath.dirname(p) or "." for p in test_paths] or ["."]
+    common = os.path.commonpath([str(root / f) for f in folders])
+    here = Path(common)
+    while True:
+        if (here / "pyproject.toml").is_file():
+            _addopts_in(here / "pyproject.toml")  # pytest parses it wherever it looks: unreadable stops it
+        for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):
+            found = _addopts_in(here / name)
+            if found is not None:
+                return here / name, found
+        if here == root or root not in here.parents:
+            return None
+        here = here.parent
+
+
+def _addopts_in(path: Path) -> list[str] | None:
+    """``addopts`` of a pytest config file; None when the file is not a pytest config file."""
+    if not path.is_file():
+        return None
+    try:
+        return _read_addopts(path)
+    except (OSError, UnicodeDecodeError, ValueError, configparser.Error) as exc:
+        raise _Unreadable(f"{path.name}: {exc}") from None
+
+
+def _read_addopts(path: Path) -> list[str] | None:
+    if path.suffix == ".toml":
+        tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
+        pytest_table = tool.get("pytest") if isinstance(tool, dict) else None
+        if not isinstance(pytest_table, dict):
+            return None
+        table = pytest_table.get("ini_options", pytest_table)
+        value: Any = table.get("addopts", []) if isinstance(table, dict) else []
+        return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+    parser = configparser.RawConfigParser()
+    parser.read(path, encoding="utf-8")
+    section = {"setup.cfg": "tool:pytest"}.get(path.name, "pytest")
+    if path.name in ("pytest.ini", ".pytest.ini") and not parser.has_section(section):
+        return []  # pytest.ini is pytest's file even when empty
+    if not parser.has_section(section):
+        return None
+    return shlex.split(parser.get(section, "addopts", fallback=""))
+
+
+def coverage_settings(root: Path) -> dict[str, Any]:
+    """The host's ``branch`` and exclusion/partial-branch patterns, from the first file coverage.py
+    itself would read: ``.coveragerc``, ``setup.cfg``, ``tox.ini``, then ``pyproject.toml``."""
+    for name, prefix in ((".coveragerc", ""), ("setup.cfg", "coverage:"), ("tox.ini", "coverage:")):
+        path = root / name
+        if not path.is_file():
+            continue
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (UnicodeDecodeError, configparser.Error):
+            continue
+        if name != ".coveragerc" and not any(s.startswith(prefix) for s in parser.sections()):
+            continue
+        found: dict[str, Any] = {}
+        if parser.has_option(prefix + "run", "branch"):
+            found["branch"] = parser.get(prefix + "run", "branch").strip().lower() in ("1", "true", "yes", "on")
+        for key in COVERAGE_REPORT_KEYS:
+            if parser.has_option(prefix + "report", key):
+                found[key] = [line.strip() for line in parser.get(prefix + "report", key).splitlines() if line.strip()]
+        return found
+    try:
+        tool = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("tool", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    coverage = tool.get("coverage") if isinstance(tool, dict) else None
+    if not isinstance(coverage, dict):
+        return {}
+    found = {}
+    run, report = coverage.get("run", {}), coverage.get("report", {})
+    if isinstance(run, dict) and isinstance(run.get("branch"), bool):
+        found["branch"] = run["branch"]
+    for key in COVERAGE_REPORT_KEYS:
+        value = report.get(key) if isinstance(report, dict) else None
+        if isinstance(value, list):
+            found[key] = [v for v in value if isinstance(v, str)]
+    return found
+
+
+def report_section(settings: dict[str, Any]) -> str:
+    """A ``[report]`` section carrying the host's patterns (one per line; a pattern holding a line
+    break could not be written as one, and is left out)."""
+    lines = []
+    for key in COVERAGE_REPORT_KEYS:
+        patterns = [p for p in settings.get(key, ()) if "\n" not in p and "\r" not in p]
+        if patterns:
+            lines.append(f"{key} =\n" + "".join(f"    {p}\n" for p in patterns))
+    return "[report]\n" + "".join(lines) if lines else ""
