@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from t4tasks.catalog.module import Module
-from t4tasks.measure import children
+from t4tasks.measure import children, lines
 
 # Environment variables that would let the caller's setup leak into the measured run:
 # PYTEST_ADDOPTS injects options (``-x`` would suppress the report), and the COVERAGE_PROCESS_*
@@ -74,7 +74,10 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         # with no tests run, coverage.py reports an empty 100 %: that is not an observation
         totals = _read_totals(report_path) if report_path.exists() and status != "no_tests" else {}
         detail = None if status == "ok" else _output_tail(work, exit_code)
-        return _result(status, started, tests=tests, detail=detail, **totals)
+        result = _result(status, started, tests=tests, detail=detail, **totals)
+        if totals:  # the per-line data patch coverage reads (see lines)
+            result[lines.RESULT_KEY] = lines.from_report(orjson.loads(report_path.read_bytes()), Path(root))
+        return result
 
 
 def _pytest_command(root: Path, module: Module, omit: list[str], work: Path) -> list[str]:

@@ -7,7 +7,7 @@ from doit.tools import config_changed
 
 from t4tasks.catalog.project import Project
 from t4tasks.ledgers import ledger, record
-from t4tasks.measure import inputs
+from t4tasks.measure import inputs, lines
 from t4tasks.tasks.common import (
     _run_modules,
     _settings,
@@ -43,6 +43,7 @@ def task_coverage():
             result = coverage.measure(project.root, module, omit=project.nested_paths(module),
                                       timeout=project.config.timeout,
                                       extra_args=(*ignore, *project.config.pytest_args))
+            result = lines.keep(project.root, project.config.ledger_dir, result)
             return record.record_coverage(project, module, result, digest)
         yield _measured_task(project, "coverage", module, module.test_paths,
                              inputs.coverage_spec(project, module), measure)
