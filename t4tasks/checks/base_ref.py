@@ -55,7 +55,7 @@ def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
     untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
     for name in filter(None, untracked.decode("utf-8", "surrogateescape").split("\0")):
         try:
-            count = (Path(root) / name).read_bytes().count(b"\n") + 1
+            count = len((Path(root) / name).read_bytes().splitlines())
         except OSError:
             continue
         found[name] = set(range(1, count + 1))
