@@ -30,6 +30,12 @@ class Patch:
     def failed(self) -> bool:
         return self.threshold is not None and self.status in ("below", "stale", "unmeasured")
 
+    def reason(self) -> str:
+        """Why it failed, for a summary: the counts, the threshold and the status."""
+        if self.status in ("stale", "unmeasured"):
+            return f"{self.status}: {self.detail}"
+        return f"{self.covered} of {self.changed} changed lines covered ({self.percent:.2f} %), under {self.threshold:g} %"
+
     def line(self) -> str:
         pct = "—" if self.percent is None else f"{self.percent:.2f}"
         under = "" if self.threshold is None else f"  fail under {self.threshold:g}"

@@ -95,7 +95,7 @@ def _delta(now: float | None, base: float | None, unit: str = "") -> str:
 
 def markdown(ref: str, commit: str, found: list[Row], unchanged: int) -> str:
     """The comment's text."""
-    lines = [MARKER, f"## T4: modules changed since `{cell(ref)}` ({commit[:12]})", ""]
+    lines = [MARKER, f"## T4: modules changed since {cell(ref)} ({commit[:12]})", ""]
     flagged = [r for r in found if r.flags]
     if flagged:
         lines += ["### Needs attention", ""]

@@ -212,7 +212,7 @@ def task_patch_coverage():
             print(patch.line())
         failed = [p for p in patches if p.failed]
         print(f"patch coverage: {len(patches) - len(failed)} of {len(patches)} changed modules pass")
-        step_summary.append(project, "patch coverage", [(p.module, " ".join(p.line().split()[1:])) for p in failed],
+        step_summary.append(project, "patch coverage", [(p.module, p.reason()) for p in failed],
                             {p.module for p in patches})
         return TaskFailed(f"{len(failed)} module(s) fail patch coverage") if failed else None
 

@@ -95,3 +95,14 @@ def test_added_lines_cover_commits_edits_and_untracked_files(repo):
     assert changed["alpha/core.py"] == set(range(5, 12))
     assert changed["beta/core.py"] == {2}
     assert changed["notes.py"] == {1, 2}
+
+
+def test_the_step_summary_names_the_module_and_its_counts(shared, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, out = patch(shared, "--fail-under", "80")
+    assert code == 1, out
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("## T4 patch coverage: ❌ 1 failure(s)\n")
+    assert "- **alpha**: 1 of 5 changed lines covered (20.00 %), under 80 %" in text
+    assert "| beta |" not in text   # the table lists the changed modules only

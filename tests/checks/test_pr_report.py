@@ -23,7 +23,7 @@ def test_lists_the_changed_module_with_its_delta_and_counts_the_unchanged_one(re
     assert code == 0, out + err
     assert out.startswith("<!-- t4:pr-report -->\n")
     base = git(repo, "rev-parse", "base").strip()
-    assert f"## T4: modules changed since `base` ({base[:12]})" in out
+    assert f"## T4: modules changed since base ({base[:12]})" in out
     # alpha: 100 % at base (read from base's own ledger in git), 53.85 % now
     assert "| alpha | 53.85 | -46.15 | 75.00 | — | — | ok | below\\_target |" in out
     assert "- **alpha**: regression, newly below target" in out
@@ -57,3 +57,10 @@ def test_a_bad_ref_is_one_line_and_exit_2(repo, ref):
     assert code == 2
     assert f"--base {ref}: not a commit" in out + err
     assert "Traceback" not in out + err
+
+
+def test_a_ref_with_markdown_characters_is_shown_literally(repo):
+    git(repo, "tag", "v1_<b>")
+    code, out, err = report(repo, "--base", "v1_<b>")
+    assert code == 0, out + err
+    assert "changed since v1\\_\\<b\\> (" in out
