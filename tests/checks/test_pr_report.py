@@ -64,3 +64,39 @@ def test_a_ref_with_markdown_characters_is_shown_literally(repo):
     code, out, err = report(repo, "--base", "v1_<b>")
     assert code == 0, out + err
     assert "changed since v1\\_\\<b\\> (" in out
+
+
+def test_a_run_that_fails_now_is_a_new_failure(repo, tmp_path):
+    import shutil
+    from tests.support import t4_run, write
+    copy = tmp_path / "repo"
+    shutil.copytree(repo, copy, symlinks=True)
+    write(copy / "beta/tests/test_core.py", "from beta.core import double\n\n\ndef test_double():\n    assert double(2) == 5\n")
+    code, executed, _, out = t4_run(copy, "coverage")
+    assert executed == ["coverage:beta"], out
+    code, out, err = report(copy, "--base", "base")
+    assert code == 0, out + err
+    assert "- **beta**: new failure" in out
+    assert "| beta | — | — | 80.00 | — | — | tests\\_failed | tests\\_failed |" in out
+
+
+def test_p95_deltas_come_from_the_bench_ledgers_at_base_and_now(repo, tmp_path):
+    import shutil
+    from t4tasks.ledgers import ledger
+    copy = tmp_path / "repo"
+    shutil.copytree(repo, copy, symlinks=True)
+    path = copy / "manifests/.ledger/bench.ndjson"
+
+    def bench(p95: float, digest: str) -> None:
+        ledger.append(path, ledger.new_record("bench", "alpha", {"status": "ok", "summary": {"p95_ms": p95}}, digest))
+
+    git(copy, "checkout", "-q", "-b", "base-with-bench", "base")
+    bench(2.0, "d1")
+    git(copy, "add", "-A")
+    git(copy, "commit", "-q", "-m", "bench at base")
+    git(copy, "checkout", "-q", "main")
+    git(copy, "merge", "-q", "--no-edit", "base-with-bench")
+    bench(5.0, "d2")                    # now: 2.5x slower, beyond the 1.0 (doubling) threshold
+    code, out, err = report(copy, "--base", "base-with-bench")
+    assert code == 0, out + err
+    assert "| alpha | 53.85 | -46.15 | 75.00 | 5.00 | +3.00 ms |" in out
