@@ -59,7 +59,9 @@ def judge(project: Project, module: Module, changed: dict[str, set[int]], entry:
     files = {path: numbers for path, numbers in changed.items() if _owns(project, module, path)}
     digest = (entry or {}).get(lines.FIELD)
     if entry is None or entry.get("status") != "ok" or digest is None:
-        return Patch(module.name, 0, 0, threshold, "unmeasured", "no ok coverage measurement with per-line data")
+        why = (f"the last coverage run was {entry.get('status')}" if entry is not None and entry.get("status") != "ok"
+               else "no coverage measurement with per-line data")
+        return Patch(module.name, 0, 0, threshold, "unmeasured", why)
     try:
         measured = lines.load(project.root, project.config.ledger_dir, digest)
     except lines.LinesError as exc:
