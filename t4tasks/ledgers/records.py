@@ -32,6 +32,8 @@ OK = "ok"
 MISSING_STATUS = OK
 
 IMPORTS = "imports"  # repository files the measured run imported beyond the module's own inputs
+LINES_DIGEST = "lines_digest"  # names the per-line file next to the ledger (see measure/lines.py)
+HEADLINE = "headline"  # which coverage figure is the headline: "line" or "branch"
 
 _NUMBER = (int, float)
 _NONE = type(None)
@@ -43,7 +45,7 @@ FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
         "statements": (int, _NONE), "covered_lines": (int, _NONE), "branches": (int, _NONE),
         "covered_branches": (int, _NONE), "files": (int, _NONE), "tests": (dict, _NONE),
         "duration_s": (*_NUMBER, _NONE), "versions": (dict, _NONE), "detail": (str, _NONE),
-        IMPORTS: (list,),
+        IMPORTS: (list,), LINES_DIGEST: (str, _NONE), HEADLINE: (str, _NONE),
     },
     BENCH: {
         STATUS: (str,), "message": (str, _NONE), "benchmarks": (list,), "summary": (dict, _NONE),
@@ -55,7 +57,7 @@ FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
 # for coverage; for bench every new sample of timings is a new observation)
 COMPARED = {
     COVERAGE: (STATUS, "coverage", "line_pct", "branch_pct", "statements", "covered_lines", "branches",
-               "covered_branches", "files", "tests", IMPORTS),
+               "covered_branches", "files", "tests", IMPORTS, LINES_DIGEST, HEADLINE),
     BENCH: (STATUS, "benchmarks", "summary", IMPORTS),
 }
 

@@ -32,7 +32,7 @@ import orjson
 
 from t4tasks.catalog.module import Module
 from t4tasks.console import progress
-from t4tasks.measure import children, host, session, session_progress
+from t4tasks.measure import children, host, lines, session, session_progress
 
 # Environment variables that would let the caller's setup leak into the measured run:
 # PYTEST_ADDOPTS injects options (``-x`` would suppress the report), and the COVERAGE_PROCESS_*
@@ -93,7 +93,11 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         if totals and headline == "line" and totals["line_pct"] is not None:
             totals["coverage"] = totals["line_pct"]
         detail = None if status == "ok" else _output_tail(work, exit_code)
-        return _result(status, started, tests=tests, detail=detail, headline=headline, imports=imports or [], **totals)
+        result = _result(status, started, tests=tests, detail=detail, headline=headline, imports=imports or [],
+                         **totals)
+        if totals:  # the per-line data patch coverage reads (see lines)
+            result[lines.RESULT_KEY] = lines.from_report(orjson.loads(report_path.read_bytes()), Path(root))
+        return result
 
 
 def headline_metric(metric: str, settings: dict[str, Any]) -> str:

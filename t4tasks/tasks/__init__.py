@@ -24,6 +24,8 @@ from t4tasks.tasks.checks import (  # noqa: F401
     task_coverage_gate,
     task_docs_check,
     task_ledger_check,
+    task_patch_coverage,
+    task_pr_report,
     task_tag_prod,
     task_validate,
 )
@@ -33,6 +35,7 @@ from t4tasks.tasks.outputs import (  # noqa: F401
     task_badges,
     task_dashboard,
     task_meta_registry,
+    task_metrics,
     task_readme_badges,
     task_trends,
 )
@@ -46,7 +49,7 @@ from t4tasks.tasks.scaffolding import (  # noqa: F401
 MEASURE_TASKS = ["coverage", "bench"]
 
 
-SHOW_TASKS = ["dashboard", "badges"]
+SHOW_TASKS = ["dashboard", "badges", "metrics"]
 
 
 DEFAULT_TASKS = [*MEASURE_TASKS, "validate", *SHOW_TASKS]
@@ -59,6 +62,7 @@ CREATOR_DEPS = {
     "validate": ["registry", "summaries", "docmap", "meta_registry", "trends"],
     "dashboard": ["meta_registry", "trends"],
     "badges": ["meta_registry"],
+    "metrics": ["meta_registry"],
 }
 
 

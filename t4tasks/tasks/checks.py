@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from doit.exceptions import TaskFailed
+from pathlib import Path
+
+from doit.exceptions import TaskError, TaskFailed
 from doit.tools import config_changed
 
 from t4tasks.catalog import docmap, registry
 from t4tasks.catalog.project import Project
 from t4tasks.checks import validate
-from t4tasks.outputs import meta, trends
+from t4tasks.outputs import meta, step_summary, trends
 from t4tasks.tasks.common import (
     CHANGED_SINCE,
     _contents,
@@ -34,6 +36,8 @@ def _gate(kind: str, project: Project, changed_since: str, judge):
         print(verdict.line())
     failed = [v for v in verdicts if v.failed]
     print(f"{kind} gate: {len(verdicts) - len(failed)} of {len(verdicts)} modules pass")
+    step_summary.append(project, f"{kind} gate", [(v.module, " ".join(v.line().split()[1:])) for v in failed],
+                        {v.module for v in verdicts})
     return TaskFailed(f"{len(failed)} module(s) fail the {kind} gate") if failed else None
 
 
@@ -144,6 +148,8 @@ def task_validate():
                 print(f"    warning: {warning}")
         summary = data["summary"]
         print(f"validate: {summary['pass']} passed, {summary['fail']} failed, {summary['skipped']} skipped")
+        step_summary.append(project, "validate", [(r.name, p) for r in results if r.status == "fail"
+                                                  for p in r.problems or [r.reason or "failed"]])
         return None if data["ok"] else TaskFailed(f"{summary['fail']} check(s) failed")
 
     return {
@@ -159,3 +165,61 @@ def task_validate():
             module_files=_contents(project, "module files", declared["module_files"])))],
         "verbosity": 2,
     }
+
+
+BASE = {"name": "base", "long": "base", "type": str, "default": "",
+        "help": "git ref to compare with (the pull request's base branch)"}
+
+
+def task_pr_report():
+    """Markdown for one PR comment: each module changed since --base with its coverage and p95
+    deltas against the base's ledgers, new failures, regressions; --output FILE also writes it."""
+    from t4tasks.checks import base_ref, changes, pr_report
+    from t4tasks.speed import atomic
+    project = current()
+
+    def run(base: str, output: str):
+        try:
+            commit, rows, unchanged = pr_report.rows(project, base)
+        except (base_ref.RefError, changes.ChangesError) as exc:
+            return TaskError(str(exc))
+        text = pr_report.markdown(base, commit, rows, unchanged)
+        print(text, end="")
+        if output:
+            atomic.write_text(Path(output), text)
+        return None
+
+    return {"actions": [run], "uptodate": [False], "verbosity": 2,
+            "params": [BASE, {"name": "output", "long": "output", "type": str, "default": "",
+                              "help": "also write the Markdown to this file"}]}
+
+
+def task_patch_coverage():
+    """Per module, the executable lines changed since --base and how many its latest coverage
+    measurement covers; fails under --fail-under N (or each module's target with --lane-targets)."""
+    from t4tasks.checks import base_ref, patch_coverage
+    project = current()
+
+    def run(base: str, fail_under: str, lane_targets: bool):
+        try:
+            threshold = float(fail_under) if fail_under else None
+        except ValueError:
+            return TaskError(f"--fail-under {fail_under}: not a number")
+        try:
+            patches = patch_coverage.run(project, base, threshold, lane_targets)
+        except base_ref.RefError as exc:
+            return TaskError(str(exc))
+        for patch in patches:
+            print(patch.line())
+        failed = [p for p in patches if p.failed]
+        print(f"patch coverage: {len(patches) - len(failed)} of {len(patches)} changed modules pass")
+        step_summary.append(project, "patch coverage", [(p.module, p.reason()) for p in failed],
+                            {p.module for p in patches})
+        return TaskFailed(f"{len(failed)} module(s) fail patch coverage") if failed else None
+
+    return {"actions": [run], "uptodate": [False], "verbosity": 2,
+            "params": [BASE,
+                       {"name": "fail_under", "long": "fail-under", "type": str, "default": "",
+                        "help": "fail a module whose changed lines are covered under N percent (default: off)"},
+                       {"name": "lane_targets", "long": "lane-targets", "type": bool, "default": False,
+                        "help": "fail under each module's own coverage target (manifest or lane) instead"}]}

@@ -8,7 +8,7 @@ from doit.tools import config_changed
 from t4tasks import __version__
 from t4tasks.catalog.project import Project
 from t4tasks.ledgers import ledger, record, records
-from t4tasks.measure import inputs
+from t4tasks.measure import inputs, lines
 from t4tasks.tasks.common import (
     _run_modules,
     _settings,
@@ -71,6 +71,7 @@ def task_coverage():
                                     metric=project.config.coverage_metric)
 
         def record_it(result, imports, digest, module=module):
+            result = lines.keep(project.root, project.config.ledger_dir, result)
             return record.record_coverage(project, module, result, digest, imports)
         yield _measured_task(project, records.COVERAGE, module, module.test_paths,
                              inputs.coverage_spec(project, module), run, record_it)

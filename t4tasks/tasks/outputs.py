@@ -54,6 +54,29 @@ def task_meta_registry():
     }
 
 
+def task_metrics():
+    """Prometheus gauges per module (coverage, line and branch %, health, p50/p95/p99, SLA met,
+    last measured) → docs/_generated/metrics.prom."""
+    from t4tasks.outputs import metrics
+    project = current()
+    coverage_ledger = _existing(project, f"{project.config.ledger_dir}/{record.COVERAGE_LEDGER}")
+
+    def write() -> None:
+        meta_data = orjson.loads((project.root / _generated(project, meta.META_NAME)).read_bytes())
+        latest = ledger.latest(project.root / coverage_ledger[0], kind="coverage") if coverage_ledger else {}
+        atomic.write_text(project.root / _generated(project, metrics.METRICS_NAME), metrics.render(meta_data, latest))
+        print(_generated(project, metrics.METRICS_NAME))
+
+    return {
+        "actions": [write],
+        "file_dep": [_generated(project, meta.META_NAME), *coverage_ledger],
+        "targets": [_generated(project, metrics.METRICS_NAME)],
+        "task_dep": ["meta_registry"],
+        "uptodate": [config_changed(_settings(project))],
+        "clean": True,
+    }
+
+
 def task_trends():
     """Daily coverage and p95 trends from the ledgers → trends/*.csv."""
     project = current()

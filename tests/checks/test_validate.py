@@ -130,9 +130,9 @@ def test_t4_measures_then_validates_ok(measured):
     executed, _ = doit_tasks(out)
     assert {"coverage:alpha", "coverage:beta", *DERIVED_TASKS} <= set(executed)
     # measurement ran before validation: validate is the last task of the run
-    # validate runs after every measurement; the dashboard and badges are drawn after it
+    # validate runs after every measurement; the dashboard, badges and metrics are drawn after it
     assert executed.index("validate") > max(executed.index("coverage:alpha"), executed.index("coverage:beta"))
-    assert executed[-2:] == ["dashboard", "badges"]
+    assert executed[-3:] == ["dashboard", "badges", "metrics"]
     data = report(root)
     assert data["ok"] is True
     assert [check["name"] for check in data["checks"]] == CHECKS

@@ -80,6 +80,25 @@ def test_pull_request_workflow(repo):
     assert steps_running(smoke, 't4 smoke -n 2 --changed-since "$T4_BASE_REF"')
 
 
+def test_pull_request_workflow_reports_patch_coverage_and_one_comment(repo):
+    from t4tasks.checks import pr_report
+    data = workflows(repo)[PR]
+    checks = data["jobs"]["checks"]
+    steps = checks["steps"]
+    patch = steps_running(checks, 't4 patch_coverage --base "$T4_BASE_REF" --lane-targets')[0]
+    report = steps_running(checks, 't4 pr_report --base "$T4_BASE_REF" --output "$RUNNER_TEMP/t4-pr-report.md"')[0]
+    post = using(checks, "actions/github-script")[0]
+    measure = steps_running(checks, "t4 coverage bench")[0]
+    assert steps.index(measure) < steps.index(patch) < steps.index(report) < steps.index(post)
+    assert report["id"] == "report" and "steps.report.outcome == 'success'" in post["if"]
+    assert post["env"]["T4_REPORT"] == "${{ runner.temp }}/t4-pr-report.md"
+    script = post["with"]["script"]
+    # one comment per pull request: found by the report's first line, updated, else created
+    assert f"'{pr_report.MARKER}'" in script and "startsWith(marker)" in script
+    assert "updateComment" in script and "createComment" in script
+    assert data["permissions"]["pull-requests"] == "write"
+
+
 def test_nightly_is_sharded_with_a_fan_in_merge(repo):
     data = workflows(repo, shards=3)[NIGHTLY]
     assert data["on"]["schedule"][0]["cron"] and "workflow_dispatch" in data["on"]
