@@ -59,7 +59,9 @@ class Config:
     # relative slowdown (0.10 = 10 %) that, when significant, counts as a benchmark regression
     bench_regression_threshold: float = 0.10
     # files whose change marks every module changed (for --changed-since)
-    shared_files: tuple[str, ...] = ("conftest.py", "pyproject.toml")
+    # the host's pytest and coverage configuration shapes every measurement
+    shared_files: tuple[str, ...] = ("conftest.py", "pyproject.toml", "pytest.ini", ".coveragerc", "setup.cfg",
+                                     "tox.ini")
     # docs every module must have (relative to the module folder; with a placeholder, relative to
     # the root: "doc/reference/{name_path}.rst"); they earn the docs points
     required_docs: tuple[str, ...] = ("README.md",)

@@ -9,6 +9,7 @@ branch setting, while T4 decides which files are the module's source.
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 import posixpath
 import shlex
@@ -183,3 +184,26 @@ def report_section(settings: dict[str, Any]) -> str:
         if patterns:
             lines.append(f"{key} =\n" + "".join(f"    {p}\n" for p in patterns))
     return "[report]\n" + "".join(lines) if lines else ""
+
+
+def pytest_section(path: Path) -> Any:
+    """The pytest settings a config file holds (its pytest table or section), for a key."""
+    try:
+        if path.suffix == ".toml":
+            tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
+            return tool.get("pytest") if isinstance(tool, dict) else None
+        parser = configparser.RawConfigParser()
+        parser.read(path, encoding="utf-8")
+        section = {"setup.cfg": "tool:pytest"}.get(path.name, "pytest")
+        return dict(parser.items(section)) if parser.has_section(section) else None
+    except (OSError, UnicodeDecodeError, ValueError, configparser.Error) as exc:
+        return f"unreadable: {exc}"
+
+
+@functools.cache
+def settings_key(root: Path, test_paths: tuple[str, ...]) -> list:
+    """What of the host's configuration a measurement of ``test_paths`` runs under: the pytest
+    settings of the file pytest picks and the coverage rules (a key part, not the whole file)."""
+    options = pytest_options(root, test_paths)
+    section = pytest_section(root / options.config_file) if options.config_file else None
+    return [options.config_file, section, coverage_settings(root)]

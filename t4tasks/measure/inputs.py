@@ -23,6 +23,7 @@ from t4tasks.catalog.discovery import MANIFEST_NAME
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
 from t4tasks.ledgers import ledger, records
+from t4tasks.measure import host
 from t4tasks.speed import digests, memo
 
 # files whose content can change what a module's tests do; docs and manifests cannot
@@ -121,7 +122,8 @@ def environment_digest(project: Project) -> str:
 
 
 # the [tool.t4] settings that change what a measurement of each kind observes
-MEASURE_SETTINGS = {records.COVERAGE: ("pytest_args", "timeout"), records.BENCH: ("pytest_args", "timeout")}
+MEASURE_SETTINGS = {records.COVERAGE: ("pytest_args", "timeout", "coverage_metric"),
+                    records.BENCH: ("pytest_args", "timeout")}
 
 
 def measure_settings(project: Project, kind: str) -> dict:
@@ -201,11 +203,13 @@ def coverage_spec(project: Project, module: Module) -> dict:
     """What, besides file contents, defines a coverage measurement of ``module``."""
     return {"kind": records.COVERAGE, "code": module.code_path, "paths": list(module.test_paths),
             "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
-            "settings": measure_settings(project, records.COVERAGE), "env": environment_digest(project)}
+            "settings": measure_settings(project, records.COVERAGE), "env": environment_digest(project),
+            "host": host.settings_key(project.root, module.test_paths)}
 
 
 def bench_spec(project: Project, module: Module) -> dict:
     """What, besides file contents, defines a bench measurement of ``module``."""
     return {"kind": records.BENCH, "code": module.code_path, "paths": list(module.bench_paths),
             "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
-            "settings": measure_settings(project, records.BENCH), "env": environment_digest(project)}
+            "settings": measure_settings(project, records.BENCH), "env": environment_digest(project),
+            "host": host.settings_key(project.root, module.bench_paths)}

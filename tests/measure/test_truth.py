@@ -62,6 +62,14 @@ def test_staleness_follows_imports_and_only_the_measurements_settings(tmp_path):
     (root / "pyproject.toml").write_text('[tool.t4]\ntimeout = 100\n')
     _, executed, _, out = t4_run(root, "coverage")
     assert measured(executed) == ["coverage:a", "coverage:b", "coverage:core"], out
+    # the host's own pytest or coverage settings shape every run: each re-measures all
+    (root / "pyproject.toml").write_text('[tool.t4]\ntimeout = 100\n\n[tool.pytest.ini_options]\n'
+                                         'filterwarnings = ["error"]\n')
+    _, executed, _, out = t4_run(root, "coverage")
+    assert measured(executed) == ["coverage:a", "coverage:b", "coverage:core"], out
+    (root / ".coveragerc").write_text("[report]\nexclude_also =\n    def never\n")
+    _, executed, _, out = t4_run(root, "coverage")
+    assert measured(executed) == ["coverage:a", "coverage:b", "coverage:core"], out
 
 
 def test_a_fresh_clone_with_the_committed_ledger_measures_nothing(tmp_path):
