@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from t4tasks import paths
 from t4tasks.catalog import config as config_mod, discovery, manifest
 from t4tasks.catalog.module import Module
 from t4tasks.problems import Problem
@@ -36,6 +37,10 @@ class Project:
         (an up-to-date run at 10,000 modules can decide from ``key`` alone)."""
         root = root.resolve()
         cfg = config_mod.load(root)
+        leaving = paths.check_outputs(root, [cfg.generated_dir, cfg.ledger_dir, cfg.trends_dir, cfg.state_dir,
+                                             ".github"])
+        if leaving:
+            raise config_mod.ConfigError(leaving)
         listing = discovery.list_files(root)
         digests.use_git(root, listing.clean_blobs, listing.listed_at)
         return cls(root, cfg, listing, discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude))

@@ -8,7 +8,9 @@ behave the same.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
+from typing import Any
 
 
 @functools.cache
@@ -29,23 +31,70 @@ def locate(root: Path, name: str) -> tuple[Path, bool]:
     return packaged, False
 
 
-def environment(root: Path):
-    import jinja2  # imported on first use: start-up time matters for every t4 run
+def environment(root: Path, language: str = "markdown"):
+    """A sandboxed environment (a repository's template is data too: it may not reach Python)
+    whose every ``{{ value }}`` comes out as text of ``language``: "markdown" or "python"."""
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment  # imported on first use: start-up time matters
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(root / "templates"), str(packaged_dir())]),
-        undefined=jinja2.StrictUndefined,
+    env = ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader([str(root / "templates"), str(packaged_dir())]),
+        undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        finalize=python_text if language == "python" else markdown_text,
     )
     env.filters["cell"] = markdown_cell
+    env.filters["yaml"] = yaml_scalar
     return env
 
 
-def markdown_cell(value: object) -> str:
+def sandboxed(**options: Any):
+    """A sandboxed jinja2 environment with these options (the dashboard's and CI's templates)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(**options)
+
+
+def markdown_text(value: object) -> str:
+    """A value as one line of inert Markdown: no HTML, no link, no heading or list marker.
+
+    Values a filter already made safe (``cell``, ``yaml``, ``tojson``) and T4's own links pass as
+    they are."""
+    if isinstance(value, _markup()):
+        return value
+    text = " ".join(("" if value is None else str(value)).split()).replace("\\", "\\\\")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("[", "\\[").replace("]", "\\]")
+    return "\\" + text if text[:1] in _BLOCK_MARKERS else text
+
+
+def python_text(value: object) -> str:
+    """A value as text inside a Python docstring or comment: one line, quotes and backslashes
+    escaped, so it can neither close the string nor start a statement."""
+    if isinstance(value, _markup()):
+        return value
+    text = " ".join(("" if value is None else str(value)).split())
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'")
+
+
+def markdown_cell(value: object):
     """Text safe inside a Markdown table cell: pipes escaped, newlines folded."""
-    text = "" if value is None else str(value)
-    text = " ".join(text.split())
-    return text.replace("\\", "\\\\").replace("|", "\\|")
+    text = markdown_text(value)
+    return _markup()(text.replace("|", "\\|"))
+
+
+def yaml_scalar(value: object):
+    """A YAML double-quoted scalar (a JSON string is one): nothing in it can start a new key."""
+    return _markup()(json.dumps("" if value is None else str(value)))
+
+
+def _markup():
+    from markupsafe import Markup  # jinja2's own dependency
+
+    return Markup
+
+
+_BLOCK_MARKERS = frozenset("#>-+*=!`~")  # a line starting with one may not be a paragraph
