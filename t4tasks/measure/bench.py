@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from pathlib import Path
 import orjson
 
 from t4tasks.catalog.module import Module
-from t4tasks.measure import children
+from t4tasks.measure import children, launch
 from t4tasks.measure.fingerprint import package_versions
 
 # 21 evenly spaced quantiles (0, 5, ..., 100 %): enough shape for a rank test, small enough that
@@ -96,7 +95,7 @@ def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = 
         json_path = tmp_dir / "benchmark.json"
         log_path = tmp_dir / "pytest.log"
         command = [
-            sys.executable, "-m", "pytest", *module.bench_paths,
+            *launch.pytest_command(root), *module.bench_paths,
             "--benchmark-only", f"--benchmark-json={json_path}", "--benchmark-save-data",
             "-p", "no:cacheprovider", "-p", "no:cov", "-o", "addopts=",
             "-c", str(ini), f"--rootdir={root}", f"--confcutdir={root}",

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import platform
-import sys
+import re
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
@@ -28,7 +29,7 @@ from typing import Any
 import orjson
 
 from t4tasks.catalog.module import Module
-from t4tasks.measure import children
+from t4tasks.measure import children, launch
 
 # Environment variables that would let the caller's setup leak into the measured run:
 # PYTEST_ADDOPTS injects options (``-x`` would suppress the report), and the COVERAGE_PROCESS_*
@@ -74,6 +75,8 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         # with no tests run, coverage.py reports an empty 100 %: that is not an observation
         totals = _read_totals(report_path) if report_path.exists() and status != "no_tests" else {}
         detail = None if status == "ok" else _output_tail(work, exit_code)
+        note = launch.shadow_note(module.code_path) if detail else None
+        detail = f"{note}\n{detail}" if note else detail
         return _result(status, started, tests=tests, detail=detail, **totals)
 
 
@@ -87,10 +90,10 @@ def _pytest_command(root: Path, module: Module, omit: list[str], work: Path) -> 
     """
     ini = work / "pytest.ini"
     ini.write_text("[pytest]\njunit_family = xunit2\n", encoding="utf-8")
-    coveragerc = work / ".coveragerc"
+    coveragerc = work / "coverage.toml"  # TOML: a string can hold any character a folder name has
     coveragerc.write_text(_coveragerc(root, module, omit), encoding="utf-8")
     command = [
-        sys.executable, "-m", "pytest", *module.test_paths,
+        *launch.pytest_command(root), *module.test_paths,
         "-c", str(ini), f"--rootdir={root}", f"--confcutdir={root}",
         f"--cov={root / module.code_path}", f"--cov-config={coveragerc}",
         f"--cov-report=json:{work / 'coverage.json'}", "--cov-report=",
@@ -109,16 +112,22 @@ def _coveragerc(root: Path, module: Module, omit: list[str]) -> str:
     root. A trailing ``/*`` matches everything below a folder. ``patch = subprocess`` measures
     Python subprocesses the tests start (a CLI run by its tests is covered code, not a blind spot).
     """
-    patterns = [f"{folder}/*" for folder in omit]
+    patterns = [f"{glob_literal(folder)}/*" for folder in omit]
     for test_path in module.test_paths:
         if not (root / test_path).is_dir():
-            patterns.append(test_path)
+            patterns.append(glob_literal(test_path))
         elif _contains(test_path, module.code_path):
-            patterns.extend(f"{test_path}/**/{name}" for name in TEST_FILE_PATTERNS)
+            patterns.extend(f"{glob_literal(test_path)}/**/{name}" for name in TEST_FILE_PATTERNS)
         else:
-            patterns.append(f"{test_path}/*")
-    omit_lines = "".join(f"    {pattern}\n" for pattern in patterns)
-    return f"[run]\nbranch = True\npatch = subprocess\nomit =\n{omit_lines}"
+            patterns.append(f"{glob_literal(test_path)}/*")
+    # a JSON string is a TOML basic string; coverage.py expands $VAR in values, "$$" is a "$"
+    omit_lines = "".join(f"    {json.dumps(pattern.replace('$', '$$'))},\n" for pattern in patterns)
+    return f'[tool.coverage.run]\nbranch = true\npatch = ["subprocess"]\nomit = [\n{omit_lines}]\n'
+
+
+def glob_literal(path: str) -> str:
+    """``path`` as a coverage.py glob that matches only itself: wildcards and brackets quoted."""
+    return re.sub(r"[*?\[\]]", lambda m: f"[{m[0]}]", path)
 
 
 def _contains(folder: str, path: str) -> bool:
