@@ -23,7 +23,7 @@ from doit.doit_cmd import DoitMain
 from t4tasks import __version__, tasks
 from t4tasks.catalog.config import ConfigError
 from t4tasks.catalog.project import load_cached
-from t4tasks.checks import validate
+from t4tasks.checks import changes, validate
 from t4tasks.ledgers import shard
 from t4tasks.measure import children
 from t4tasks.speed import digests, forked, state
@@ -143,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     if not root.is_dir():
         print(f"t4: --root {root}: not a directory", file=sys.stderr)
         return 2
+    ref = os.environ.get(tasks.CHANGED_SINCE_ENV)
+    if ref:
+        try:
+            changes.verify_ref(root, ref)
+        except changes.ChangesError as exc:
+            print(f"t4: {exc}", file=sys.stderr)
+            return 2
     if doit_args[:1] in (["--help"], ["-h"], ["help"]) and len(doit_args) == 1:
         print(USAGE)
     os.chdir(root)

@@ -18,6 +18,7 @@ from typing import TypeVar
 from t4tasks import paths
 from t4tasks.catalog import config as config_mod, discovery, manifest
 from t4tasks.catalog.module import Module
+from t4tasks.ledgers import observed
 from t4tasks.problems import Problem
 from t4tasks.speed import digests, memo
 
@@ -247,27 +248,31 @@ def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileLis
 
 
 def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module], list[Problem]]:
-    """The first manifest (by path) owns a name; names equal but for case collide too.
+    """Names equal (or equal but for case) collide: the manifest that holds measurements (an
+    observed block, written only from the ledgers) keeps the name, else the first by path.
 
+    So a new folder that sorts earlier cannot take over a measured module's name and history.
     Later claimants stay visible in the registry (nothing is silently dropped) but get no
     per-module tasks, since ``coverage:<name>`` would be ambiguous.
     """
-    seen: dict[str, Module] = {}
+    groups: dict[str, list[Module]] = {}
+    for module in sorted(modules, key=lambda m: m.manifest_path):
+        groups.setdefault(module.name.casefold(), []).append(module)
     kept: list[Module] = []
     duplicates: list[Module] = []
     problems = []
-    for module in sorted(modules, key=lambda m: m.manifest_path):
-        key = module.name.casefold()
-        first = seen.get(key)
-        if first is None:
-            seen[key] = module
-            kept.append(module)
-            continue
-        duplicates.append(module)
-        if first.name == module.name:
-            problems.append(Problem(module.manifest_path, f"/module: duplicate module name {module.name!r} (also in {first.manifest_path})"))
-        else:
-            problems.append(Problem(module.manifest_path, f"/module: module name {module.name!r} differs only in case from {first.name!r} in {first.manifest_path}"))
+    for group in groups.values():
+        if len(group) > 1:  # only colliding manifests are read again
+            group = sorted(group, key=lambda m: (not (observed.coverage_of(m.manifest) or observed.bench_of(m.manifest)),
+                                                 m.manifest_path))
+        first, *others = group
+        kept.append(first)
+        for module in others:
+            duplicates.append(module)
+            if first.name == module.name:
+                problems.append(Problem(module.manifest_path, f"/module: duplicate module name {module.name!r} (also in {first.manifest_path})"))
+            else:
+                problems.append(Problem(module.manifest_path, f"/module: module name {module.name!r} differs only in case from {first.name!r} in {first.manifest_path}"))
     return sorted(kept, key=lambda m: m.name), duplicates, problems
 
 
