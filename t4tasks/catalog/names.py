@@ -46,8 +46,8 @@ def schema_problem(name: str) -> str | None:
     """Why ``name`` breaks the schema's convention (what ``new_module`` accepts), or None."""
     if SCHEMA_NAME.fullmatch(name) and problem(name) is None:
         return None
-    return (problem(name) or f"module name {_shown(name)} is not valid: expected an importable dotted "
-            "Python name (ASCII letters, digits and '_' in each part)")
+    return (problem(name) or f"module name {_shown(name)} is not a valid Python identifier (the schema "
+            "wants an importable dotted name: ASCII letters, digits and '_' in each part)")
 
 
 def _shown(name: str) -> str:
