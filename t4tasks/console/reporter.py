@@ -22,7 +22,8 @@ MEASURED = ("coverage", "bench")
 # exceptions that say what is wrong with the input or the file system, not with T4
 USER_ERRORS = frozenset({"ValueError", "OSError", "FileExistsError", "FileNotFoundError", "PermissionError",
                          "IsADirectoryError", "NotADirectoryError", "UnicodeDecodeError", "ConfigError",
-                         "UnsafePath", "SymlinkRefused", "ChangesError", "GitRefused"})
+                         "UnsafePath", "SymlinkRefused", "ChangesError", "GitRefused", "SecurityError",
+                         "TemplateError", "TemplateSyntaxError", "UndefinedError"})
 
 
 def _closure(tasks: dict, selected: list[str]) -> set[str]:
