@@ -48,6 +48,7 @@ def environment(root: Path, language: str = "markdown"):
     )
     env.filters["cell"] = markdown_cell
     env.filters["yaml"] = yaml_scalar
+    env.filters["code"] = code_text
     return env
 
 
@@ -84,6 +85,11 @@ def markdown_cell(value: object):
     """Text safe inside a Markdown table cell: pipes escaped, newlines folded."""
     text = markdown_text(value)
     return _markup()(text.replace("|", "\\|"))
+
+
+def code_text(value: object):
+    """One line of source code for a code span or block, as it is (code has no Markdown)."""
+    return _markup()(" ".join(("" if value is None else str(value)).split()))
 
 
 def yaml_scalar(value: object):

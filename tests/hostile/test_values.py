@@ -72,3 +72,14 @@ def test_workflow_values_that_would_break_yaml_are_refused(tmp_path):
     code, out, err = run_t4(root, "ci_init", "--apply")
     assert code != 0 and "generated_dir" in out + err and "Traceback" not in out + err
     assert not (root / ".github").exists()
+
+
+def test_code_in_scaffolded_docs_stays_code(tmp_path):
+    source = "def pick(items: list[int], key=lambda x: x > 0) -> dict[str, int]:\n    return {}\n"
+    root = good_repo(tmp_path / "repo", files={"good/__init__.py": source})
+    git_init(root)
+    code, out, err = run_t4(root, "scaffold_docs", "--apply")
+    assert code == 0, out + err
+    signature = "(items: list[int], key=lambda x: x > 0)"
+    assert f"def pick{signature}" in (root / "good/docs/API.md").read_text()
+    assert f"`pick{signature}`" in (root / "good/AGENTS.md").read_text()
