@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,10 @@ def markdown_text(value: object) -> str:
     they are."""
     if isinstance(value, _markup()):
         return value
-    text = " ".join(("" if value is None else str(value)).split()).replace("\\", "\\\\")
+    text = "" if value is None else str(value)
+    if not _MARKDOWN_SPECIAL.search(text) and text[:1] not in _BLOCK_MARKERS:
+        return text  # the common case, a plain word or sentence: nothing to fold or escape
+    text = " ".join(text.split()).replace("\\", "\\\\")
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = text.replace("[", "\\[").replace("]", "\\]")
     return "\\" + text if text[:1] in _BLOCK_MARKERS else text
@@ -97,10 +101,12 @@ def yaml_scalar(value: object):
     return _markup()(json.dumps("" if value is None else str(value)))
 
 
+@functools.cache
 def _markup():
     from markupsafe import Markup  # jinja2's own dependency
 
     return Markup
 
 
-_BLOCK_MARKERS = frozenset("#>-+*=!`~")  # a line starting with one may not be a paragraph
+_BLOCK_MARKERS = frozenset("#>-+*=!`~")
+_MARKDOWN_SPECIAL = re.compile(r"[&<>\[\]\\]|\s\s|[^\S ]")  # what markdown_text changes, but a leading marker  # a line starting with one may not be a paragraph
