@@ -19,8 +19,8 @@ from typing import NoReturn
 from doit.cmd_base import ModuleTaskLoader
 from doit.cmd_info import Info
 from doit.cmd_run import Run
-from doit.exceptions import InvalidCommand
 from doit.doit_cmd import DoitMain
+from doit.exceptions import InvalidCommand
 
 from t4tasks import __version__, tasks
 from t4tasks.catalog.config import ConfigError

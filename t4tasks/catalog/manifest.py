@@ -73,12 +73,11 @@ def read(root: Path, relpath: str) -> tuple[dict | None, list[Problem]]:
     return data, []
 
 
-def too_deep(data: Any, limit: int = 0) -> bool:
-    """Whether ``data`` nests deeper than MAX_DEPTH (orjson writes at most 254 levels: a deeper
-    manifest would crash every memo and registry that holds it)."""
-    limit = limit or MAX_DEPTH
+def too_deep(data: Any) -> bool:
+    """Whether ``data`` nests deeper than MAX_DEPTH, level by level (no recursion to exhaust)."""
+    # orjson writes at most 254 levels: a deeper manifest would crash every memo holding it
     level = [data]
-    for _ in range(limit + 1):
+    for _ in range(MAX_DEPTH + 1):
         level = [v for item in level for v in (item.values() if isinstance(item, dict) else item)
                  if isinstance(v, (dict, list))]
         if not level:

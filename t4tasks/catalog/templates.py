@@ -33,8 +33,8 @@ def locate(root: Path, name: str) -> tuple[Path, bool]:
 
 
 def environment(root: Path, language: str = "markdown"):
-    """A sandboxed environment (a repository's template is data too: it may not reach Python)
-    whose every ``{{ value }}`` comes out as text of ``language``: "markdown" or "python"."""
+    """A sandboxed environment whose every ``{{ value }}`` is text of ``language`` ("markdown", "python")."""
+    # sandboxed: a repository's template is data too, and may not reach Python
     from jinja2 import FileSystemLoader, StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment  # imported on first use: start-up time matters
 
@@ -61,11 +61,8 @@ def sandboxed(**options: Any):
 
 
 def markdown_text(value: object) -> str:
-    """A value as one line of inert Markdown: no HTML, no link, no heading or list marker.
-
-    Values a filter already made safe (``cell``, ``yaml``, ``tojson``) and T4's own links pass as
-    they are."""
-    if isinstance(value, _markup()):
+    """A value as one line of inert Markdown: no HTML, no link, no heading or list marker."""
+    if isinstance(value, _markup()):  # made safe by a filter (cell, yaml, tojson, code)
         return value
     text = "" if value is None else str(value)
     if not _MARKDOWN_SPECIAL.search(text) and text[:1] not in _BLOCK_MARKERS:
@@ -77,8 +74,7 @@ def markdown_text(value: object) -> str:
 
 
 def python_text(value: object) -> str:
-    """A value as text inside a Python docstring or comment: one line, quotes and backslashes
-    escaped, so it can neither close the string nor start a statement."""
+    """A value as one line inside a Python docstring or comment: it cannot close the string."""
     if isinstance(value, _markup()):
         return value
     text = " ".join(("" if value is None else str(value)).split())
