@@ -22,10 +22,10 @@ from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
 from doit.exceptions import InvalidCommand
 
-from t4tasks import __version__, tasks
+from t4tasks import __version__, headstart, tasks
 from t4tasks.catalog.config import ConfigError
 from t4tasks.catalog.project import load_cached
-from t4tasks.checks import changes, validate
+from t4tasks.checks import changes
 from t4tasks.ledgers import shard
 from t4tasks.measure import children
 from t4tasks.speed import digests, forked, state
@@ -195,7 +195,9 @@ def _main(argv: list[str] | None) -> int:
                 return _doit(_namespace(tasks.MEASURE_TASKS), [*split[1], *tasks.MEASURE_TASKS])
             return _measure_then_validate(split[1])
         wanted = requested_tasks(split[2]) if split is not None else None
-        return _doit(_namespace(wanted), hoist_run_options(doit_args))
+        # with every creator loaded, a run that names validate may still validate
+        validates = split is not None and "validate" in (wanted or split[2])
+        return _doit(_namespace(wanted, validates), hoist_run_options(doit_args))
     except ConfigError as exc:
         print(f"t4: {exc}", file=sys.stderr)
         return 2
@@ -219,29 +221,31 @@ def requested_tasks(words: list[str]) -> list[str] | None:
     return names or None
 
 
-def _namespace(wanted: list[str] | None = None) -> dict:
+def _namespace(wanted: list[str] | None = None, validates: bool = False) -> dict:
     project = tasks.current()
     names = tasks.creators_for(wanted) if wanted else {n.removeprefix("task_") for n in dir(tasks) if n.startswith("task_")}
     namespace = {f"task_{name}": getattr(tasks, f"task_{name}") for name in names}
     namespace["DOIT_CONFIG"] = tasks.doit_config(project)
-    if wanted and "validate" in names:  # (not for `t4 list`, which loads every creator)
-        validate.expect(project)  # before the creators run: their plan may begin validate's checks
+    if validates:
+        headstart.expect(project)
+        # the plan the creators declare from, made before doit loads them: when it is new, work
+        # that reads only inputs begins now in children (see headstart)
+        tasks.plan(project, made=lambda: headstart.plan_made(project))
     return namespace
 
 
 def _doit(namespace: dict, args: list[str]) -> int:
     # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour.
-    # The run memory (see digests) relies on T4's reporter to say when each task ends: with
-    # another reporter the run stats every file each time it needs it, as it did before.
-    memory = digests.run_scope() if not _other_reporter(args) else contextlib.nullcontext()
+    # The run memory (see digests) relies on T4's state backend to say when each task ends: with
+    # another backend the run stats every file each time it needs it.
+    memory = digests.run_scope() if not _other_backend(args) else contextlib.nullcontext()
     with memory, forked.reaping():
         return _Main(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
 
 
-def _other_reporter(args: list[str]) -> bool:
-    """Whether doit is told to use a reporter of its own (``--reporter json``, ``-rjson``)."""
-    return any(a.split("=", 1)[0] == "--reporter" or (a.startswith("-r") and not a.startswith("--"))
-               for a in args)
+def _other_backend(args: list[str]) -> bool:
+    """Whether doit is told to use a state backend of its own (``--backend dbm``)."""
+    return any(a.split("=", 1)[0] == "--backend" for a in args)
 
 
 def _measure_then_validate(options: list[str]) -> int:
@@ -249,7 +253,7 @@ def _measure_then_validate(options: list[str]) -> int:
     cannot order two independent branches of one run (with -n they would interleave)."""
     measured = _doit(_namespace(tasks.MEASURE_TASKS), [*options, *tasks.MEASURE_TASKS])
     load_cached.cache_clear()  # manifests and ledgers changed: load them again
-    validated = _doit(_namespace(["validate"]), [*options, "validate"])
+    validated = _doit(_namespace(["validate"], validates=True), [*options, "validate"])
     load_cached.cache_clear()  # the report changed: the pictures show it
     shown = _doit(_namespace(tasks.SHOW_TASKS), [*options, *tasks.SHOW_TASKS])
     return max(measured, validated, shown)

@@ -125,15 +125,21 @@ def test_split_root():
         cli.split_root(["--root"])
 
 
-def test_another_reporter_runs_without_the_run_memory(repo):
-    # the run memory needs T4's reporter to mark each task's end; with doit's own reporters the
-    # run still works, and stats files afresh each time
-    assert cli._other_reporter(["--reporter", "json", "validate"])
-    assert cli._other_reporter(["-rjson", "validate"]) and cli._other_reporter(["--reporter=json"])
-    assert not cli._other_reporter(["-n", "2", "validate", "--strict"])
+def test_another_reporter_keeps_the_run_memory_and_the_same_outputs(repo, tmp_path):
+    # the run memory learns that a task ended from T4's state backend, not from the reporter:
+    # doit's json reporter gives the same files as T4's own
+    import shutil
+
+    assert cli._other_backend(["--backend", "dbm", "validate"]) and cli._other_backend(["--backend=json"])
+    assert not cli._other_backend(["-n", "2", "--reporter", "json", "validate"])
+    other = tmp_path / "other"
+    shutil.copytree(repo, other, symlinks=True)
     code, out, err = run_t4(repo, "--reporter", "json", "registry", "docmap")
     assert code == 0, err
     assert {t["name"] for t in json.loads(out)["tasks"]} >= {"registry", "docmap"}
+    assert run_t4(other, "registry", "docmap")[0] == 0
+    for name in ("MODULE_REGISTRY.json", "MODULE_INDEX.md", "DOCUMENTATION_MAP.md"):
+        assert (repo / "docs/_generated" / name).read_bytes() == (other / "docs/_generated" / name).read_bytes()
 
 
 def test_the_command_exits_after_exit_handlers_and_with_the_run_code(repo, tmp_path):

@@ -1,6 +1,11 @@
-"""One human line per finished measurement, e.g. ``coverage:memory ok 81.2% (3.1 s)``."""
+"""Human lines about measurements: one when each ends, and live ones while a long one runs."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from t4tasks.measure import session_progress
 
 
 def line(kind: str, module: str, entry: dict) -> str:
@@ -15,3 +20,23 @@ def line(kind: str, module: str, entry: dict) -> str:
     duration = entry.get("duration_s")
     took = f" ({duration:.1f} s)" if isinstance(duration, (int, float)) else ""
     return f"{kind}:{module} {status} {shown}{took}"
+
+
+def ticker(label: str, progress_file: str) -> Callable[[float], None]:
+    """A ``tick(elapsed)`` that prints ``coverage:m 120/300 tests · 45 s · ETA 1m10s``."""
+    def tick(elapsed: float) -> None:
+        found = session_progress.read(progress_file)
+        if found is None:
+            print(f"  {label} collecting tests · {clock(elapsed)}", file=sys.stdout, flush=True)
+            return
+        done, total = found
+        eta = f" · ETA {clock(elapsed * (total - done) / done)}" if 0 < done < total else ""
+        print(f"  {label} {done}/{total} tests · {clock(elapsed)}{eta}", file=sys.stdout, flush=True)
+
+    return tick
+
+
+def clock(seconds: float) -> str:
+    """``45s`` or ``2m05s``."""
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -1,13 +1,8 @@
-"""Progress for long runs: ``[12/140] coverage:memory ok 81.20% (3.1 s) · ETA 2m10s``.
-
-A doit reporter (the default for T4; ``--reporter json`` and the other doit reporters still work).
-It counts the measurement sub-tasks a run selected, prints one line per finished module with the
-number it recorded, estimates the time left from each module's last recorded duration, corrected
-by how fast this run actually goes (which accounts for ``-n``), and ends with a summary table.
-"""
+"""Progress for long runs: ``[12/140] coverage:memory ok 81.20% (3.1 s) · ETA 2m10s``."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,8 +10,9 @@ from pathlib import Path
 import orjson
 from doit.reporter import ConsoleReporter
 
+from t4tasks.catalog.project import load_cached
 from t4tasks.console import progress
-from t4tasks.speed import digests
+from t4tasks.ledgers import record, shard
 
 MEASURED = ("coverage", "bench")
 # exceptions that say what is wrong with the input or the file system, not with T4
@@ -52,9 +48,16 @@ def user_error(traceback: list[str] | str) -> str | None:
     return message if kind.rsplit(".", 1)[-1] in USER_ERRORS else None
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+def _recorded_durations() -> dict[str, float]:
+    """The last recorded duration of each ``kind:module`` in the working directory's ledgers."""
+    project = load_cached(os.getcwd())
+    return {f"{kind}:{module}": seconds
+            for kind, name in (("coverage", record.COVERAGE_LEDGER), ("bench", record.BENCH_LEDGER))
+            for module, seconds in shard.durations_from_ledger(record.ledger_path(project, name)).items()}
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
 class ProgressReporter(ConsoleReporter):
@@ -64,41 +67,49 @@ class ProgressReporter(ConsoleReporter):
         super().initialize(tasks, selected_tasks)
         names = _closure(tasks, list(selected_tasks or []))
         self.measured = {n: tasks[n] for n in sorted(names) if tasks[n].subtask_of in MEASURED}
-        # expected seconds per task: the previous result's duration (1 s when unknown)
-        self.expected = {n: float(_result(t).get("duration_s") or 1.0) for n, t in self.measured.items()}
+        # expected seconds per task: the previous result's duration (None: never measured)
+        self.expected = {n: _seconds(_result(t).get("duration_s")) for n, t in self.measured.items()}
+        if None in self.expected.values():  # no result file (a fresh clone): the ledgers know
+            recorded = _recorded_durations()
+            self.expected = {n: seconds or recorded.get(n) for n, seconds in self.expected.items()}
         self.finished: set[str] = set()
         self.fresh: list[tuple[str, dict]] = []
         self.uptodate = 0
         self.started = time.monotonic()
-        self.spent_expected = 0.0
+        self.took: dict[str, float] = {}  # this run's measured seconds per finished task
 
     def _progress(self, name: str) -> str:
         self.finished.add(name)
         return f"[{len(self.finished)}/{len(self.measured)}]"
 
     def _eta(self) -> str:
-        remaining = sum(v for n, v in self.expected.items() if n not in self.finished)
-        if not remaining:
+        left = [n for n in self.expected if n not in self.finished]
+        if not left or not self.took:
             return ""
-        elapsed = time.monotonic() - self.started
-        speed = elapsed / self.spent_expected if self.spent_expected else 1.0
-        return f" · ETA {_duration(remaining * speed)}"
+        # a task never measured is guessed at the median of this run's tasks
+        guess = sorted(self.took.values())[len(self.took) // 2]
+        # how this run compares with the last one, from tasks measured both times (bounded: one
+        # odd module must not multiply every estimate)
+        known = [n for n in self.took if self.expected[n]]
+        pace = sum(self.took[n] for n in known) / sum(self.expected[n] for n in known) if known else 1.0
+        pace = min(max(pace, 0.25), 4.0)
+        work_left = sum(self.expected[n] * pace if self.expected[n] else guess for n in left)
+        # wall seconds per second of measured work so far: below 1 when -n runs tasks side by side
+        overlap = (time.monotonic() - self.started) / sum(self.took.values())
+        return f" · ETA {progress.clock(work_left * min(overlap, 1.0))}"
 
     def add_success(self, task):
         super().add_success(task)
-        digests.forget()  # the next task stats its files afresh (see digests)
         if task.name in self.measured:
             entry = _result(task)
-            self.spent_expected += self.expected[task.name]
+            self.took[task.name] = _seconds(entry.get("duration_s")) or 0.1
             self.fresh.append((task.name, entry))
             kind, module = task.name.split(":", 1)
             self.write(f"{self._progress(task.name)} {progress.line(kind, module, entry)}{self._eta()}\n")
 
     def add_failure(self, task, fail):
         super().add_failure(task, fail)
-        digests.forget()
         if task.name in self.measured:
-            self.spent_expected += self.expected[task.name]
             self.write(f"{self._progress(task.name)} {task.name} FAILED (T4 error, see below){self._eta()}\n")
 
     def _write_failure(self, result, write_exception=True):
@@ -123,7 +134,7 @@ class ProgressReporter(ConsoleReporter):
     def _summary(self) -> None:
         statuses = Counter((name.split(":", 1)[0], entry.get("status", "?")) for name, entry in self.fresh)
         self.write(f"\nmeasured {len(self.fresh)} module task(s), {self.uptodate} up to date, "
-                   f"{_duration(time.monotonic() - self.started)}\n")
+                   f"{progress.clock(time.monotonic() - self.started)}\n")
         if statuses:
             self.write(f"{'kind':<10} {'status':<14} {'modules':>7}\n")
             for (kind, status), count in sorted(statuses.items()):

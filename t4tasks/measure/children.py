@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from typing import IO
 
@@ -58,22 +59,34 @@ def kill_all() -> None:
 atexit.register(kill_all)
 
 
+TICK = 10.0  # seconds between calls of a run's ``tick`` while it waits
+
+
 def run(command: list[str], *, cwd, env: dict[str, str], timeout: float,
-        stdout: IO[bytes], stderr: IO[bytes] | int) -> int | None:
+        stdout: IO[bytes], stderr: IO[bytes] | int,
+        tick: Callable[[float], None] | None = None) -> int | None:
     """Run ``command`` in its own process group; its exit code, or None when it timed out.
 
-    Output goes to files rather than pipes, so a chatty child cannot fill a pipe and block, and a
-    leaked grandchild holding a pipe open cannot make us wait past the timeout.
+    ``tick(elapsed_seconds)`` is called every ``TICK`` seconds while the command runs.
     """
+    # output goes to files, not pipes: a chatty child cannot fill a pipe and block, and a leaked
+    # grandchild holding a pipe open cannot make us wait past the timeout
     process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                stdout=stdout, stderr=stderr, start_new_session=hasattr(os, "killpg"))
     with _LOCK:
         _LIVE.add(process)
+    started = time.monotonic()
     try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(process)
-        return None
+        while True:
+            elapsed = time.monotonic() - started
+            if elapsed >= timeout:
+                kill_group(process)
+                return None
+            try:
+                return process.wait(timeout=min(timeout - elapsed, TICK) if tick else timeout - elapsed)
+            except subprocess.TimeoutExpired:
+                if tick is not None:
+                    tick(time.monotonic() - started)
     except BaseException:
         kill_group(process)
         raise

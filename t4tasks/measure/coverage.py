@@ -29,7 +29,8 @@ from typing import Any
 import orjson
 
 from t4tasks.catalog.module import Module
-from t4tasks.measure import children, launch
+from t4tasks.console import progress
+from t4tasks.measure import children, launch, session_progress
 
 # Environment variables that would let the caller's setup leak into the measured run:
 # PYTEST_ADDOPTS injects options (``-x`` would suppress the report), and the COVERAGE_PROCESS_*
@@ -62,8 +63,8 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         return _result("no_tests", started, detail="the module declares no test paths")
     with tempfile.TemporaryDirectory(prefix="t4-coverage-") as scratch:
         work = Path(scratch)
-        command = [*_pytest_command(Path(root), module, omit, work), *extra_args]
-        exit_code = _run(command, Path(root), work, timeout)
+        command = [*_pytest_command(Path(root), module, omit, work), *session_progress.ARGS, *extra_args]
+        exit_code = _run(command, Path(root), work, timeout, f"coverage:{module.name}")
         if exit_code is None:
             return _result("timeout", started, detail=f"timed out after {timeout:g} s")
         tests = _read_junit(work / "junit.xml")
@@ -135,7 +136,7 @@ def _contains(folder: str, path: str) -> bool:
     return folder in (".", path) or path.startswith(folder.rstrip("/") + "/")
 
 
-def _run(command: list[str], root: Path, work: Path, timeout: float) -> int | None:
+def _run(command: list[str], root: Path, work: Path, timeout: float, label: str) -> int | None:
     """Run ``command`` (see ``children.run``); return its exit code, or None on timeout.
 
     On timeout (or if we are interrupted) the whole process group is killed: tests that spawn
@@ -143,8 +144,11 @@ def _run(command: list[str], root: Path, work: Path, timeout: float) -> int | No
     """
     environment = {key: value for key, value in os.environ.items() if key not in FOREIGN_ENVIRONMENT}
     environment["COVERAGE_FILE"] = str(work / ".coverage")
+    environment[session_progress.ENV] = str(work / "progress.json")
+    tick = progress.ticker(label, environment[session_progress.ENV])
     with open(work / "stdout.txt", "wb") as stdout, open(work / "stderr.txt", "wb") as stderr:
-        return children.run(command, cwd=root, env=environment, timeout=timeout, stdout=stdout, stderr=stderr)
+        return children.run(command, cwd=root, env=environment, timeout=timeout, stdout=stdout, stderr=stderr,
+                            tick=tick)
 
 
 def _read_junit(path: Path) -> dict[str, int] | None:

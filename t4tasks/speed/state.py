@@ -13,6 +13,7 @@ import json
 import orjson
 from doit.dependency import SqliteDB
 
+from t4tasks.speed import digests
 from t4tasks.speed.checker import ContentChecker
 
 # the last key doit's Dependency.save_success() writes for a finished task
@@ -68,3 +69,8 @@ class CommittingSqliteDB(SqliteDB):
                                (task_id, self.codec.encode(self._cache[task_id])))
             self._conn.commit()
             self._dirty.discard(task_id)
+            digests.forget()  # a task ran: the next one stats the files it may have changed
+
+    def remove(self, task_id):
+        super().remove(task_id)
+        digests.forget()  # a task failed: what it wrote is stale in this run's memory too

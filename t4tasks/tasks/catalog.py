@@ -5,16 +5,16 @@ from __future__ import annotations
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
+from t4tasks import headstart, products
 from t4tasks.catalog import docmap, manifest, registry, templates
-from t4tasks.checks import validate
 from t4tasks.speed import atomic, digests
 from t4tasks.tasks.common import (
     _contents,
-    _plan,
     _registry_settings,
     _report_problems,
     _settings,
     current,
+    plan,
 )
 
 
@@ -27,8 +27,7 @@ def task_registry():
         _report_problems(project.problems, "t4: warning: manifests not registered or ambiguous")
         data = registry.of(project)
         atomic.write_json(project.root / target, data)
-        validate.start_meta(project)  # a new registry means a new META: begin it now
-        validate.start_checks(project)  # and a validate run: begin the checks of inputs
+        headstart.registry_written(project)
         print(f"{target}: {data['module_count']} modules")
 
     # no file_dep on the manifests: recording an observation rewrites them, and that must not
@@ -74,18 +73,18 @@ def task_summaries():
     """One-line summary and "see also" per module (docstrings, READMEs, TF-IDF) → MODULE_SUMMARIES.json."""
     project = current()
     out = project.config.generated_dir
-    plan = _plan(project)
+    declared = plan(project)
 
     def write() -> None:
-        atomic.write_bytes(project.root / out / docmap.SUMMARIES_NAME, validate.build_summaries(project))
+        atomic.write_bytes(project.root / out / docmap.SUMMARIES_NAME, products.build_summaries(project))
 
     # not the registry file, which changes with every description: what summaries read of it
     # (names, code folders, docs) and the content of the files they read are in the settings
-    sources = _contents(project, "summary sources", plan["summary_sources"])
+    sources = _contents(project, "summary sources", declared["summary_sources"])
     return {
         "actions": [write],
         "targets": [f"{out}/{docmap.SUMMARIES_NAME}"],
-        "uptodate": [config_changed(_settings(project, summaries=plan["summaries_view"], sources=sources))],
+        "uptodate": [config_changed(_settings(project, summaries=declared["summaries_view"], sources=sources))],
         "clean": True,
     }
 

@@ -13,11 +13,11 @@ from t4tasks.tasks.common import (
     CHANGED_SINCE,
     _contents,
     _ledgers,
-    _plan,
     _registry_settings,
     _report_problems,
     _selected,
     current,
+    plan,
 )
 
 
@@ -124,8 +124,7 @@ def task_validate():
     """Run every check and write docs/_generated/VALIDATION_REPORT.{json,md}; fail when any fails."""
     project = current()
     out = project.config.generated_dir
-    plan = _plan(project)
-    validate.expect(project)
+    declared = plan(project)
     generated = [f"{out}/{registry.REGISTRY_NAME}", *(f"{out}/{n}" for n in docmap.OUTPUTS),
                  f"{out}/{docmap.SUMMARIES_NAME}", f"{out}/{meta.META_NAME}",
                  f"{project.config.trends_dir}/{trends.COVERAGE_TREND}",
@@ -154,7 +153,7 @@ def task_validate():
         "targets": [f"{out}/{validate.REPORT_JSON}", f"{out}/{validate.REPORT_MD}"],
         "uptodate": [config_changed(_registry_settings(
             project, manifests=_contents(project, "manifests", project.manifest_paths),
-            docs=_contents(project, "docs", plan["docs"]),
-            module_files=_contents(project, "module files", plan["module_files"])))],
+            docs=_contents(project, "docs", declared["docs"]),
+            module_files=_contents(project, "module files", declared["module_files"])))],
         "verbosity": 2,
     }

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 
 import orjson
 
 from t4tasks import __version__
 from t4tasks.catalog import registry, summaries
 from t4tasks.catalog.project import Project, load_cached
-from t4tasks.checks import validate
 from t4tasks.ledgers import record, shard
 from t4tasks.measure import inputs
 from t4tasks.speed import memo
@@ -37,7 +37,7 @@ def _registry_settings(project: Project, **extra: object) -> dict:
     """Settings of the registry and of each task that reads it: they include the registry's
     digest. After a change to the registry every such task reruns, and doit, seeing a changed
     value, skips the check of each file it depends on."""
-    return _settings(project, registry=_plan(project)["registry"], **extra)
+    return _settings(project, registry=plan(project)["registry"], **extra)
 
 
 def _contents(project: Project, name: str, paths: list[str]) -> str:
@@ -61,24 +61,20 @@ def _report_problems(problems, header: str) -> None:
             print(f"  {problem}", file=sys.stderr)
 
 
-def _plan(project: Project) -> dict:
-    """What the registry-side task creators declare: the registry's digest and the files that
-    summaries, META and validate read. Remembered by the project key, so an up-to-date run at
-    10,000 modules decides without parsing a manifest (the actions parse them when they run).
-    A plan computed anew means changed manifests or files: a run that validates then begins META
-    and validate's checks of inputs here, while doit is still loading tasks (see ``validate``)."""
-    def compute_and_begin() -> dict:
-        plan = _compute_plan(project)
-        if validate.expected(project):
-            validate.start_meta(project)
-            validate.start_checks(project)
-        return plan
+def plan(project: Project, made: Callable[[], None] = lambda: None) -> dict:
+    """What the registry-side creators declare: the registry's digest and the files that
+    summaries, META and validate read, once per process; ``made()`` runs when it is new."""
+    # remembered by the project key: an up-to-date run decides without parsing a manifest
+    def compute_and_tell() -> dict:
+        found = _compute_plan(project)
+        made()
+        return found
 
     def compute() -> dict:
         remembered = project.memo("plan")
-        plan = remembered.get(project.key, compute_and_begin)
+        found = remembered.get(project.key, compute_and_tell)
         remembered.save()
-        return plan
+        return found
 
     return project.remember(("plan",), compute)
 

@@ -8,6 +8,7 @@ import orjson
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
+from t4tasks import headstart, products
 from t4tasks.catalog import registry
 from t4tasks.checks import validate
 from t4tasks.ledgers import ledger, record
@@ -20,12 +21,12 @@ from t4tasks.tasks.common import (
     _existing,
     _generated,
     _ledgers,
-    _plan,
     _registry_settings,
     _report_problems,
     _run_modules,
     _settings,
     current,
+    plan,
 )
 
 
@@ -33,11 +34,11 @@ def task_meta_registry():
     """Fuse the registry with the latest ledger records → META_REGISTRY.json with health scores."""
     project = current()
     out = project.config.generated_dir
-    docs = _contents(project, "docs", _plan(project)["docs"])
+    docs = _contents(project, "docs", plan(project)["docs"])
 
     def write() -> None:
-        validate.start_checks(project)  # new records (a measurement): begin validate's checks too
-        built = validate.build_meta(project)
+        headstart.ledgers_read(project)
+        built = products.build_meta(project)
         atomic.write_bytes(project.root / out / meta.META_NAME, built.content)
         summary = built.summary
         print(f"{out}/{meta.META_NAME}: {summary['modules']} modules, average health {summary['avg_health']}")
@@ -59,7 +60,7 @@ def task_trends():
     out = project.config.trends_dir
 
     def write() -> None:
-        texts, problems = validate.build_trends(project)
+        texts, problems = products.build_trends(project)
         trends.write(project.root / out, texts)
         _report_problems(problems, "t4: warning: ledger lines skipped")
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from t4tasks.catalog import summaries
 from t4tasks.catalog import related
 from t4tasks.catalog.related import see_also
 from t4tasks.catalog.summaries import build, public_names, summary

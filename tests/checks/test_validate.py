@@ -425,7 +425,7 @@ def _recorded_run(root: Path, monkeypatch, *tasks: str) -> tuple[int, list[tuple
 
     def recording(compute, **options):
         child = start(compute, **options)
-        kind = compute.__qualname__.split(".")[0].lstrip("_")
+        kind = compute.__qualname__.split(".")[0].lstrip("_").removesuffix("_of")
         if kind in ("meta", "summaries", "trends", "early"):
             events.append((kind, child.pid))
         return child
@@ -495,10 +495,9 @@ def test_checks_of_inputs_begun_ahead_are_those_validate_reports(repo, tmp_path,
 
 @pytest.mark.parametrize("ahead", [True, False], ids=["t4 validate", "all creators loaded"])
 def test_checks_of_inputs_begin_with_meta_after_new_ledger_records(repo, tmp_path, monkeypatch, ahead):
-    # after a measurement the registry is up to date and META is not. When the run is known to
-    # validate, the task creators' plan begins META and the checks (the ledgers are new files);
-    # otherwise (every creator loaded, as `t4 -n 2 validate` does) the META task begins the
-    # checks, which then overlap with META built here
+    # after a measurement the registry is up to date and META is not. A run that names validate
+    # (whether t4 can tell its tasks or loads every creator, as `t4 -n 2 validate` does) makes the
+    # plan before doit loads the creators, and the new plan begins META and the checks
     edit_ledger_value(repo)
     serial = _run_serially(repo, tmp_path, monkeypatch, "validate", expected=1)
 
@@ -508,8 +507,7 @@ def test_checks_of_inputs_begin_with_meta_after_new_ledger_records(repo, tmp_pat
     code, events = _recorded_run(repo, monkeypatch, "validate")
     assert code == 1
     # new records: the trends are built; the summaries, whose inputs are unchanged, are not
-    assert [kind for kind, _ in events] == (["meta", "trends", "early", "early", "validate"] if ahead
-                                            else ["trends", "early", "early", "meta built here", "validate"])
+    assert [kind for kind, _ in events] == ["meta", "trends", "early", "early", "validate"]
     assert report(repo) == report(serial)
     assert failing(report(repo)) == {"ledger"}
 
@@ -523,14 +521,15 @@ def test_a_run_that_does_not_validate_begins_no_checks(repo, monkeypatch):
 def test_checks_begun_before_a_ledger_changed_are_begun_again(repo, monkeypatch):
     # a run that measures and validates: a record appended after the registry task began the
     # checks must be judged, so validate does not take the children's results
-    from t4tasks.checks import validate
+    from t4tasks import headstart, products
     from t4tasks.catalog.project import Project
+    from t4tasks.checks import validate
 
     raise_target(repo)
     project = Project.load(repo)
-    validate.expect(project)
-    validate.start_checks(project)
-    for child in validate._early(project):
+    headstart.expect(project)
+    headstart.start_checks(project)
+    for child in validate.early(project, products.ahead):
         assert child.result()  # the children have judged the ledger as it was
     edit_ledger_value(repo)    # as a recording would: the ledger changes after they began
     results = {r.name: r for r in validate.run(project)}

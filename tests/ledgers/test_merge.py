@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from t4tasks import products
 from t4tasks.catalog.project import Project
 from t4tasks.checks import validate
 from t4tasks.ledgers import ledger, merge, observed, shard
@@ -320,7 +321,7 @@ def _finish(process: subprocess.Popen) -> str:
 
 
 def _meta(root: Path) -> bytes:
-    return validate.build_meta(Project.load(root)).content
+    return products.build_meta(Project.load(root)).content
 
 
 def _without(value, keys):

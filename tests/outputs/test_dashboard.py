@@ -23,6 +23,7 @@ import orjson
 import pytest
 
 from t4tasks.catalog import docmap, registry
+from t4tasks import products
 from t4tasks.catalog.project import Project
 from t4tasks.checks import validate
 from t4tasks.ledgers import ledger
@@ -104,7 +105,7 @@ def build_realistic_repo(root: Path) -> dict:
     atomic.write_json(generated / registry.REGISTRY_NAME, reg)
     for name, text in docmap.render_texts(root, reg, project.config.generated_dir).items():
         atomic.write_text(generated / name, text)
-    built = validate.build_meta(project)
+    built = products.build_meta(project)
     atomic.write_bytes(generated / "META_REGISTRY.json", built.content)
     meta = orjson.loads(built.content)
     report = validate.report(validate.run(project))

@@ -62,3 +62,20 @@ def test_one_run_in_a_fresh_clone_refreshes_the_recorded_mtimes(no_outer_git):
     code, out, err = run_t4(clone, "validate")
     executed, _ = doit_tasks(out)
     assert "validate" in executed, out
+
+
+def test_the_doit_internals_the_committing_backend_relies_on_are_there(tmp_path):
+    """CommittingSqliteDB reads SqliteDB's private _cache, _dirty and _conn, and commits a task's
+    row when doit writes its last key: if a doit release moves them, this fails before users do."""
+    import inspect
+
+    from doit.dependency import Dependency, SqliteDB
+
+    from t4tasks.speed import state
+
+    db = SqliteDB(str(tmp_path / "s.sqlite3"), state.OrjsonCodec())
+    assert isinstance(db._cache, dict) and isinstance(db._dirty, set)
+    assert hasattr(db._conn, "execute") and hasattr(db._conn, "commit")
+    source = inspect.getsource(Dependency.save_success)
+    last_set = source.rstrip().splitlines()[-1]
+    assert f"'{state._LAST_KEY}'" in last_set or f'"{state._LAST_KEY}"' in last_set, last_set

@@ -1,0 +1,71 @@
+"""The progress line's ETA: right within 2x, whatever the last run knew."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import orjson
+from doit.task import Task
+
+from t4tasks.console import reporter as reporter_mod
+
+
+def _task(tmp_path, name: str, previous_s: float | None) -> Task:
+    target = tmp_path / f"{name.replace(':', '_')}.json"
+    if previous_s is not None:
+        target.write_bytes(orjson.dumps({"status": "ok", "coverage": 90.0, "duration_s": previous_s}))
+    return Task(name, [], targets=[str(target)], subtask_of=name.split(":")[0])
+
+
+def _finish(rep, task: Task, took_s: float) -> str:
+    Task_target = task.targets[0]
+    with open(Task_target, "wb") as handle:
+        handle.write(orjson.dumps({"status": "ok", "coverage": 90.0, "duration_s": took_s}))
+    before = rep.outstream.getvalue()
+    rep.add_success(task)
+    return rep.outstream.getvalue()[len(before):]
+
+
+def _eta_seconds(line: str) -> float:
+    found = re.search(r"ETA (?:(\d+)m)?(\d+)s", line)
+    assert found, line
+    return int(found.group(1) or 0) * 60 + int(found.group(2))
+
+
+def _reporter(tasks: list[Task], clock: list[float], monkeypatch) -> reporter_mod.ProgressReporter:
+    monkeypatch.setattr(reporter_mod.time, "monotonic", lambda: clock[0])
+    rep = reporter_mod.ProgressReporter(io.StringIO(), {"verbosity": 0, "failure_verbosity": 0})
+    rep.initialize({t.name: t for t in tasks}, [t.name for t in tasks])
+    return rep
+
+
+def test_one_short_task_left_after_a_long_unknown_one_is_a_short_eta(tmp_path, monkeypatch):
+    # the first module was never measured (no previous duration) and took 300 s; the one left
+    # took 4 s last time: the ETA says seconds, not minutes
+    clock = [0.0]
+    long, short = _task(tmp_path, "coverage:big", None), _task(tmp_path, "coverage:small", 4.0)
+    rep = _reporter([long, short], clock, monkeypatch)
+    clock[0] = 300.0
+    eta = _eta_seconds(_finish(rep, long, 300.0))
+    assert 2 <= eta <= 8
+
+
+def test_the_eta_follows_this_runs_pace_and_parallelism(tmp_path, monkeypatch):
+    # every module took twice as long as last time, two at a time: four 10 s modules left
+    clock = [0.0]
+    tasks = [_task(tmp_path, f"coverage:m{i}", 10.0) for i in range(6)]
+    rep = _reporter(tasks, clock, monkeypatch)
+    clock[0] = 20.0
+    _finish(rep, tasks[0], 20.0)
+    eta = _eta_seconds(_finish(rep, tasks[1], 20.0))
+    assert 40 <= eta <= 160   # truth: 4 x 20 s of work on two cores = 40 s; within 2x of it
+
+
+def test_no_eta_once_nothing_is_left(tmp_path, monkeypatch):
+    clock = [0.0]
+    only = _task(tmp_path, "coverage:one", 1.0)
+    rep = _reporter([only], clock, monkeypatch)
+    clock[0] = 1.0
+    line = _finish(rep, only, 1.0)
+    assert line.startswith("[1/1] coverage:one ok 90.00%") and "ETA" not in line
