@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import NoReturn
 
 from doit.cmd_base import ModuleTaskLoader
+from doit.cmd_info import Info
 from doit.cmd_run import Run
 from doit.doit_cmd import DoitMain
+from doit.exceptions import InvalidCommand
 
 from t4tasks import __version__, headstart, tasks
 from t4tasks.catalog.config import ConfigError
 from t4tasks.catalog.project import load_cached
+from t4tasks.checks import changes
 from t4tasks.ledgers import shard
 from t4tasks.measure import children
 from t4tasks.speed import digests, forked, state
@@ -122,10 +125,42 @@ def _sigterm_as_interrupt(signum, frame):
     """A cancelled CI job sends SIGTERM: treat it as Ctrl-C so doit saves its state, and stop the
     measurements in flight (they run in process groups of their own, out of the signal's reach)."""
     children.kill_all()
-    raise KeyboardInterrupt
+    raise Terminated
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (doit saves its state for both)."""
+
+
+class _Info(Info):
+    """doit's ``info``, with an unknown task name as one line instead of a KeyError."""
+
+    name = "info"
+
+    def _execute(self, pos_args, hide_status=False):
+        known = {t.name for t in self.task_list}
+        for name in pos_args:
+            if name not in known:
+                raise InvalidCommand(f"info: no task named {name!r} (see `t4 list`)")
+        return super()._execute(pos_args, hide_status)
+
+
+class _Main(DoitMain):
+    DOIT_CMDS = tuple(_Info if cmd is Info else cmd for cmd in DoitMain.DOIT_CMDS)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``t4 ARGS``: the exit code; an interruption (Ctrl-C, SIGTERM) is one line, no traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        print(f"t4: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}; what finished is "
+              "saved, run again to continue", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+
+
+def _main(argv: list[str] | None) -> int:
     # A run builds large trees of parsed JSON (memos, doit's state, ledgers) and makes almost no
     # reference cycles: at the default threshold the cyclic collector walks those trees again
     # every 700 allocations. Collect far less often (mypy does the same); peak memory stays
@@ -142,6 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     if not root.is_dir():
         print(f"t4: --root {root}: not a directory", file=sys.stderr)
         return 2
+    ref = os.environ.get(tasks.CHANGED_SINCE_ENV)
+    if ref:
+        try:
+            changes.verify_ref(root, ref)
+        except changes.ChangesError as exc:
+            print(f"t4: {exc}", file=sys.stderr)
+            return 2
     if doit_args[:1] in (["--help"], ["-h"], ["help"]) and len(doit_args) == 1:
         print(USAGE)
     doit_args = task_help(doit_args)
@@ -236,7 +278,7 @@ def _doit(namespace: dict, args: list[str]) -> int:
     # another backend the run stats every file each time it needs it.
     memory = digests.run_scope() if not _other_backend(args) else contextlib.nullcontext()
     with memory, forked.reaping():
-        return DoitMain(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
+        return _Main(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
 
 
 def _other_backend(args: list[str]) -> bool:

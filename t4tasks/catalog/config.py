@@ -8,6 +8,7 @@ unknown key or a wrong type is an error that names the key: a typo must never be
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import sys
 import tomllib
@@ -112,8 +113,10 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
             merged[lane] = float(target)
         return merged
     if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigError(f"{where}: expected a positive number, got {value!r}")
+        # nan compares false with everything: "<= 0" alone would let it through (and nan seconds
+        # turns the timeout off)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{where}: expected a finite positive number, got {value!r}")
         return float(value)
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")

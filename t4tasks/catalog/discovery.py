@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from t4tasks.catalog.config import ConfigError
+
 MANIFEST_NAME = "module.manifest.json"
 
 SKIP_DIRS = frozenset({
@@ -23,6 +25,10 @@ SKIP_DIRS = frozenset({
     ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs", "build", "dist",
     "wheelhouse", "site-packages", "htmlcov",
 })  # plus *.egg-info; a folder named "archive" can be a real module (it is in the lukhas fixture)
+
+
+class GitRefused(ConfigError):
+    """git will not work in the repository (it is owned by another user)."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,9 @@ def _git(root: Path, *args: str) -> list[str] | None:
     return _wait(_start_git(root, *args))
 
 
-def _start_git(root: Path, *args: str) -> subprocess.Popen | None:
+def _start_git(root: Path, *args: str, stderr: int = subprocess.DEVNULL) -> subprocess.Popen | None:
     try:
-        return subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=stderr)
     except OSError:
         return None
 
@@ -91,8 +97,13 @@ def _start_git(root: Path, *args: str) -> subprocess.Popen | None:
 def _wait(process: subprocess.Popen | None) -> list[str] | None:
     if process is None:
         return None
-    out, _ = process.communicate()
+    out, err = process.communicate()
     if process.returncode != 0:
+        if err and b"safe.directory" in err:
+            # git refuses a repository another user owns (common in CI containers): walking the
+            # folder instead would register untracked junk as modules
+            raise GitRefused(f"git refuses the repository {process.args[2]} (dubious ownership); "
+                             f"if you trust it, run: git config --global --add safe.directory {process.args[2]}")
         return None
     return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
 
@@ -115,11 +126,17 @@ def list_files(root: Path) -> FileListing:
     """List the repository's files; git decides what belongs when root is a work tree."""
     # four git calls at once: the two that walk the work tree take most of the time
     listed_at = time.time()
-    calls = [_start_git(root, "rev-parse", "--show-prefix"),
+    calls = [_start_git(root, "rev-parse", "--show-prefix", stderr=subprocess.PIPE),
              _start_git(root, "ls-files", "-z", "--stage", "-v"),  # "<tag> <mode> <sha> <stage>\t<path>"
              _start_git(root, "ls-files", "-z", "--modified"),   # content differs from the index, or deleted
              _start_git(root, "ls-files", "-z", "--others", "--exclude-standard")]
-    top, staged = _wait(calls[0]), _wait(calls[1])
+    try:
+        top = _wait(calls[0])
+    except GitRefused:
+        for call in calls[1:]:
+            _wait(call)  # reaped: the refusal is what the user sees
+        raise
+    staged = _wait(calls[1])
     if top is not None and staged is not None:
         # the index listing is parsed while git still walks the work tree for the other two
         # "<tag> <mode> <blob> <stage>": slices, not splits (63,000 lines at 10,000 modules)

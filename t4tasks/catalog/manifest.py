@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from t4tasks import paths
+from t4tasks.catalog import names
 from t4tasks.catalog.config import Config
 from t4tasks.catalog.discovery import FileListing
 from t4tasks.catalog.module import Module
@@ -31,6 +33,7 @@ from t4tasks.problems import Problem
 OWNER_PLACEHOLDER = "TODO-owner"
 PLACEHOLDER = re.compile(r"^\s*TODO\b", re.IGNORECASE)  # an owner or description not yet filled in
 SCHEMA_PATH = Path(__file__).parent / "schema" / "module.manifest.schema.json"
+MAX_DEPTH = 64  # real manifests nest 4 levels; orjson refuses to write more than 254
 LANE_TAG = re.compile(r"^lane[:=](L[0-5])$", re.IGNORECASE)
 
 
@@ -50,7 +53,9 @@ def _validator():
 def read(root: Path, relpath: str) -> tuple[dict | None, list[Problem]]:
     """Parse one manifest; on failure return None and one problem saying exactly why."""
     try:
-        raw = (root / relpath).read_bytes()
+        raw = paths.inside(root, relpath).read_bytes()
+    except paths.UnsafePath:
+        return None, [Problem(relpath, f"a symlink to {os.path.realpath(root / relpath)}, outside the repository")]
     except OSError as exc:
         return None, [Problem(relpath, f"cannot read: {exc.strerror}")]
     try:
@@ -64,7 +69,21 @@ def read(root: Path, relpath: str) -> tuple[dict | None, list[Problem]]:
         return None, [Problem(relpath, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno)]
     if not isinstance(data, dict):
         return None, [Problem(relpath, f"expected a JSON object at the top level, found {type(data).__name__}")]
+    if too_deep(data):
+        return None, [Problem(relpath, f"JSON nested deeper than {MAX_DEPTH} levels")]
     return data, []
+
+
+def too_deep(data: Any) -> bool:
+    """Whether ``data`` nests deeper than MAX_DEPTH, level by level (no recursion to exhaust)."""
+    # orjson writes at most 254 levels: a deeper manifest would crash every memo holding it
+    level = [data]
+    for _ in range(MAX_DEPTH + 1):
+        level = [v for item in level for v in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(v, (dict, list))]
+        if not level:
+            return False
+    return True
 
 
 def validate(relpath: str, data: dict) -> list[Problem]:
@@ -177,8 +196,9 @@ class PathResolver:
 def to_module(relpath: str, data: dict, config: Config, paths: PathResolver) -> tuple[Module | None, list[Problem]]:
     """Normalise a parsed manifest into a Module, or explain why it cannot be one."""
     name = module_name(data)
-    if not isinstance(name, str) or not name.strip():
-        return None, [Problem(relpath, "/module: missing module name (a string, or an object with 'name')")]
+    bad_name = names.problem(name)
+    if bad_name:
+        return None, [Problem(relpath, f"/module: {bad_name}")]
     folder = posixpath.dirname(relpath) or "."
     problems: list[Problem] = []
 

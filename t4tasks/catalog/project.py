@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from t4tasks import paths
 from t4tasks.catalog import config as config_mod, discovery, manifest
 from t4tasks.catalog.module import Module
+from t4tasks.ledgers import observed
 from t4tasks.problems import Problem
 from t4tasks.speed import digests, memo
 
@@ -38,6 +40,10 @@ class Project:
         (an up-to-date run at 10,000 modules can decide from ``key`` alone)."""
         root = root.resolve()
         cfg = config_mod.load(root)
+        leaving = paths.check_outputs(root, [cfg.generated_dir, cfg.ledger_dir, cfg.trends_dir, cfg.state_dir,
+                                             ".github"])
+        if leaving:
+            raise config_mod.ConfigError(leaving)
         listing = discovery.list_files(root)
         digests.use_git(root, listing.clean_blobs, listing.listed_at)
         manifests = discovery.find_manifests(listing, cfg.manifest_globs, cfg.exclude)
@@ -251,27 +257,31 @@ def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileLis
 
 
 def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module], list[Problem]]:
-    """The first manifest (by path) owns a name; names equal but for case collide too.
+    """Names equal (or equal but for case) collide: the manifest that holds measurements (an
+    observed block, written only from the ledgers) keeps the name, else the first by path.
 
+    So a new folder that sorts earlier cannot take over a measured module's name and history.
     Later claimants stay visible in the registry (nothing is silently dropped) but get no
     per-module tasks, since ``coverage:<name>`` would be ambiguous.
     """
-    seen: dict[str, Module] = {}
+    groups: dict[str, list[Module]] = {}
+    for module in sorted(modules, key=lambda m: m.manifest_path):
+        groups.setdefault(module.name.casefold(), []).append(module)
     kept: list[Module] = []
     duplicates: list[Module] = []
     problems = []
-    for module in sorted(modules, key=lambda m: m.manifest_path):
-        key = module.name.casefold()
-        first = seen.get(key)
-        if first is None:
-            seen[key] = module
-            kept.append(module)
-            continue
-        duplicates.append(module)
-        if first.name == module.name:
-            problems.append(Problem(module.manifest_path, f"/module: duplicate module name {module.name!r} (also in {first.manifest_path})"))
-        else:
-            problems.append(Problem(module.manifest_path, f"/module: module name {module.name!r} differs only in case from {first.name!r} in {first.manifest_path}"))
+    for group in groups.values():
+        if len(group) > 1:  # only colliding manifests are read again
+            group = sorted(group, key=lambda m: (not (observed.coverage_of(m.manifest) or observed.bench_of(m.manifest)),
+                                                 m.manifest_path))
+        first, *others = group
+        kept.append(first)
+        for module in others:
+            duplicates.append(module)
+            if first.name == module.name:
+                problems.append(Problem(module.manifest_path, f"/module: duplicate module name {module.name!r} (also in {first.manifest_path})"))
+            else:
+                problems.append(Problem(module.manifest_path, f"/module: module name {module.name!r} differs only in case from {first.name!r} in {first.manifest_path}"))
     return sorted(kept, key=lambda m: m.name), duplicates, problems
 
 

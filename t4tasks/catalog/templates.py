@@ -8,7 +8,10 @@ behave the same.
 from __future__ import annotations
 
 import functools
+import json
+import re
 from pathlib import Path
+from typing import Any
 
 
 @functools.cache
@@ -29,23 +32,77 @@ def locate(root: Path, name: str) -> tuple[Path, bool]:
     return packaged, False
 
 
-def environment(root: Path):
-    import jinja2  # imported on first use: start-up time matters for every t4 run
+def environment(root: Path, language: str = "markdown"):
+    """A sandboxed environment whose every ``{{ value }}`` is text of ``language`` ("markdown", "python")."""
+    # sandboxed: a repository's template is data too, and may not reach Python
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment  # imported on first use: start-up time matters
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(root / "templates"), str(packaged_dir())]),
-        undefined=jinja2.StrictUndefined,
+    env = ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader([str(root / "templates"), str(packaged_dir())]),
+        undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        finalize=python_text if language == "python" else markdown_text,
     )
     env.filters["cell"] = markdown_cell
+    env.filters["yaml"] = yaml_scalar
+    env.filters["code"] = code_text
     return env
 
 
-def markdown_cell(value: object) -> str:
-    """Text safe inside a Markdown table cell: pipes escaped, newlines folded."""
+def sandboxed(**options: Any):
+    """A sandboxed jinja2 environment with these options (the dashboard's and CI's templates)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(**options)
+
+
+def markdown_text(value: object) -> str:
+    """A value as one line of inert Markdown: no HTML, no link, no heading or list marker."""
+    if isinstance(value, _markup()):  # made safe by a filter (cell, yaml, tojson, code)
+        return value
     text = "" if value is None else str(value)
-    text = " ".join(text.split())
-    return text.replace("\\", "\\\\").replace("|", "\\|")
+    if not _MARKDOWN_SPECIAL.search(text) and text[:1] not in _BLOCK_MARKERS:
+        return text  # the common case, a plain word or sentence: nothing to fold or escape
+    text = " ".join(text.split()).replace("\\", "\\\\")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("[", "\\[").replace("]", "\\]")
+    return "\\" + text if text[:1] in _BLOCK_MARKERS else text
+
+
+def python_text(value: object) -> str:
+    """A value as one line inside a Python docstring or comment: it cannot close the string."""
+    if isinstance(value, _markup()):
+        return value
+    text = " ".join(("" if value is None else str(value)).split())
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'")
+
+
+def markdown_cell(value: object):
+    """Text safe inside a Markdown table cell: pipes escaped, newlines folded."""
+    text = markdown_text(value)
+    return _markup()(text.replace("|", "\\|"))
+
+
+def code_text(value: object):
+    """One line of source code for a code span or block, as it is (code has no Markdown)."""
+    return _markup()(" ".join(("" if value is None else str(value)).split()))
+
+
+def yaml_scalar(value: object):
+    """A YAML double-quoted scalar (a JSON string is one): nothing in it can start a new key."""
+    return _markup()(json.dumps("" if value is None else str(value)))
+
+
+@functools.cache
+def _markup():
+    from markupsafe import Markup  # jinja2's own dependency
+
+    return Markup
+
+
+_BLOCK_MARKERS = frozenset("#>-+*=!`~")
+_MARKDOWN_SPECIAL = re.compile(r"[&<>\[\]\\]|\s\s|[^\S ]")  # what markdown_text changes, but a leading marker  # a line starting with one may not be a paragraph

@@ -26,7 +26,19 @@ class ChangesError(Exception):
     """The ref cannot be resolved or the root is not a git work tree."""
 
 
+def verify_ref(root: Path, ref: str) -> str:
+    """The commit ``ref`` names, or ChangesError in one line: a ref is never read as an option
+    (``--output=FILE`` would make git write FILE)."""
+    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", "--end-of-options",
+                           f"{ref}^{{commit}}"], capture_output=True)
+    if done.returncode != 0 or ref.startswith("-"):
+        raise ChangesError(f"--changed-since {ref!r}: not a commit in {root}")
+    return done.stdout.decode().strip()
+
+
 def changed_files(root: Path, ref: str) -> set[str]:
+    commit = verify_ref(root, ref)
+
     def git(*args: str) -> list[str]:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
         if done.returncode != 0:
@@ -34,7 +46,7 @@ def changed_files(root: Path, ref: str) -> set[str]:
         return [p for p in done.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
     # --no-renames: a moved file changes the module it left as well as the one it joined
-    files = set(git("diff", "--name-only", "--no-renames", "-z", f"{ref}...", "--"))
+    files = set(git("diff", "--name-only", "--no-renames", "-z", f"{commit}...", "--"))
     files.update(git("diff", "--name-only", "--no-renames", "-z", "HEAD", "--"))
     files.update(git("ls-files", "-z", "--others", "--exclude-standard"))
     return files

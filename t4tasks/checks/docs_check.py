@@ -29,6 +29,7 @@ from t4tasks.problems import Problem
 from t4tasks.speed import memo
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+MAX_FRONT_MATTER = 64 * 1024  # characters; real front matter is a few lines
 CONTEXT_NAME = re.compile(r"context$", re.IGNORECASE)  # module_context.md, lukhas_context.md
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -179,6 +180,22 @@ def _front_matter_end(lines: list[str]) -> int | None:
     return None
 
 
+@functools.cache
+def _loader_class():
+    """PyYAML's safe loader without aliases: ``*a`` can make a 459-byte document expand to
+    gigabytes (or refer to itself), and front matter has no use for them."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
 def _front_matter(relpath: str, lines: list[str]) -> tuple[int, list[Problem]]:
     """Parse and validate the front matter; return the index of the first body line and problems."""
     import yaml  # imported on first use: start-up time matters for every t4 run
@@ -188,10 +205,15 @@ def _front_matter(relpath: str, lines: list[str]) -> tuple[int, list[Problem]]:
         if lines[0].rstrip() == "---":
             return 0, [Problem(relpath, "front matter opened with '---' is never closed", 1)]
         return 0, []
-    loader = yaml.SafeLoader("\n".join(lines[1:end]))
+    text = "\n".join(lines[1:end])
+    if len(text) > MAX_FRONT_MATTER:
+        return end + 1, [Problem(relpath, f"front matter is {len(text)} characters long (at most {MAX_FRONT_MATTER})", 1)]
+    loader = _loader_class()(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else {}
+    except RecursionError:
+        return end + 1, [Problem(relpath, "invalid YAML front matter: nested too deep", 1)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 2 if mark else 1  # +1 for 1-based, +1 for the opening '---'

@@ -15,6 +15,11 @@ from t4tasks.console import progress
 from t4tasks.ledgers import record, records, shard
 
 MEASURED = records.MEASURED_KINDS
+# exceptions that say what is wrong with the input or the file system, not with T4
+USER_ERRORS = frozenset({"ValueError", "OSError", "FileExistsError", "FileNotFoundError", "PermissionError",
+                         "IsADirectoryError", "NotADirectoryError", "UnicodeDecodeError", "ConfigError",
+                         "UnsafePath", "SymlinkRefused", "ChangesError", "GitRefused", "SecurityError",
+                         "TemplateError", "TemplateSyntaxError", "UndefinedError"})
 
 
 def _closure(tasks: dict, selected: list[str]) -> set[str]:
@@ -34,6 +39,13 @@ def _result(task) -> dict:
         return orjson.loads(Path(task.targets[0]).read_bytes())
     except (OSError, IndexError, orjson.JSONDecodeError):
         return {}
+
+
+def user_error(traceback: list[str] | str) -> str | None:
+    """The message of a traceback's exception when it is one the user can act on, else None."""
+    last = traceback[-1] if traceback else ""
+    kind, _, message = last.strip().partition(": ")
+    return message if kind.rsplit(".", 1)[-1] in USER_ERRORS else None
 
 
 def _recorded_durations() -> dict[str, float]:
@@ -100,6 +112,14 @@ class ProgressReporter(ConsoleReporter):
         super().add_failure(task, fail)
         if task.name in self.measured:
             self.write(f"{self._progress(task.name)} {task.name} FAILED (T4 error, see below){self._eta()}\n")
+
+    def _write_failure(self, result, write_exception=True):
+        """An action's error caused by its input (a bad option, a file in the way) is one line;
+        only T4's own bugs keep their traceback."""
+        said = user_error(result["exception"].traceback)
+        if said is None:
+            return super()._write_failure(result, write_exception)
+        self.write(f"t4: {result['task'].name}: {said}\n")
 
     def skip_uptodate(self, task):
         super().skip_uptodate(task)

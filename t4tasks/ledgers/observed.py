@@ -2,14 +2,16 @@
 
 A measurement is written twice: as a ledger record (the audit trail) and as the manifest's
 observed block (what humans read). Both carry the same timestamp and input digest, so a gate can
-join them exactly. Updating a manifest keeps its key order and formatting (2-space indent, the
-same ASCII escaping, the same final newline), so the diff a reviewer sees is the observation only.
+join them exactly. Updating a manifest keeps its key order and formatting (its own indent and
+newline style, the same ASCII escaping, the same final newline), so the diff a reviewer sees is the observation only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ PERFORMANCE = "performance"
 PERF_OBSERVED = "observed"
 PERF_FIELDS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 ENV_FINGERPRINT = "env_fingerprint"
+_INDENT = re.compile(r"^([ \t]+)[\"\]}]", re.MULTILINE)  # the first indented key or closing bracket
 
 
 def strip(manifest: dict) -> dict:
@@ -76,15 +79,23 @@ def _rewrite(path: Path, lock_dir: Path, change) -> None:
 
     lock = lock_dir / (hashlib.sha256(str(path).encode()).hexdigest()[:16] + ".lock")
     with FileLock(str(lock)):
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
+        real = Path(os.path.realpath(path))  # a manifest linked inside the root stays a link
+        text = real.read_bytes().decode("utf-8")
         data = json.loads(text)
         change(data)
-        ascii_only = text.isascii()
-        out = json.dumps(data, indent=2, ensure_ascii=ascii_only)
+        newline = "\r\n" if "\r\n" in text else "\n"
+        out = json.dumps(data, indent=_indent_of(text), ensure_ascii=text.isascii())
         if text.endswith("\n"):
             out += "\n"
-        atomic.write_text(path, out)
+        atomic.write_bytes(real, out.replace("\n", newline).encode("utf-8"))
+
+
+def _indent_of(text: str) -> int | str | None:
+    """The manifest's own indent: a tab, a number of spaces, or None for a one-line manifest."""
+    found = _INDENT.search(text)
+    if found is None:
+        return None
+    return "\t" if found[1].startswith("\t") else len(found[1])
 
 
 def set_coverage(path: Path, lock_dir: Path, coverage: float | None, ts: str, digest: str) -> None:

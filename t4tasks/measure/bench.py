@@ -21,7 +21,6 @@ import platform
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ import orjson
 
 from t4tasks.catalog.module import Module
 from t4tasks.ledgers import records
-from t4tasks.measure import children, host, session
+from t4tasks.measure import children, host, launch, session
 from t4tasks.measure.fingerprint import package_versions
 
 # 21 evenly spaced quantiles (0, 5, ..., 100 %): enough shape for a rank test, small enough that
@@ -102,7 +101,7 @@ def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = 
         json_path = tmp_dir / "benchmark.json"
         log_path = tmp_dir / "pytest.log"
         command = [
-            sys.executable, "-m", "pytest", *module.bench_paths,
+            *launch.pytest_command(root), *module.bench_paths,
             "--benchmark-only", f"--benchmark-json={json_path}", "--benchmark-save-data",
             "-p", "no:cacheprovider", "-p", "no:cov", "-o", f"addopts={shlex.join(options.addopts)}",
             *config, f"--rootdir={root}", f"--confcutdir={root}",

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import platform
+import re
 import shlex
-import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
@@ -32,7 +33,7 @@ import orjson
 
 from t4tasks.catalog.module import Module
 from t4tasks.console import progress
-from t4tasks.measure import children, host, lines, session, session_progress
+from t4tasks.measure import children, host, launch, lines, session, session_progress
 
 # Environment variables that would let the caller's setup leak into the measured run:
 # PYTEST_ADDOPTS injects options (``-x`` would suppress the report), and the COVERAGE_PROCESS_*
@@ -93,6 +94,8 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         if totals and headline == "line" and totals["line_pct"] is not None:
             totals["coverage"] = totals["line_pct"]
         detail = None if status == "ok" else _output_tail(work, exit_code)
+        note = launch.shadow_note(module.code_path) if detail else None
+        detail = f"{note}\n{detail}" if note else detail
         result = _result(status, started, tests=tests, detail=detail, headline=headline, imports=imports or [],
                          **totals)
         if totals:  # the per-line data patch coverage reads (see lines)
@@ -127,7 +130,7 @@ def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
     repository. ``-x`` is never passed: with ``-x`` and a failing test pytest-cov writes no report.
     """
     options = host.pytest_options(root, module.test_paths)
-    coveragerc = work / ".coveragerc"
+    coveragerc = work / "coverage.toml"  # TOML: a string can hold any character a folder name has
     coveragerc.write_text(_coveragerc(root, module, omit, settings), encoding="utf-8")
     if options.broken:
         # pytest would stop on the host's unreadable file: run with an empty one of T4's instead
@@ -136,7 +139,7 @@ def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
     else:
         config = ["-o", f"addopts={shlex.join(options.addopts)}"]
     command = [
-        sys.executable, "-m", "pytest", *module.test_paths, *config, "-o", "junit_family=xunit2",
+        *launch.pytest_command(root), *module.test_paths, *config, "-o", "junit_family=xunit2",
         f"--rootdir={root}", f"--confcutdir={root}",
         f"--cov={root / module.code_path}", f"--cov-config={coveragerc}",
         f"--cov-report=json:{work / 'coverage.json'}", "--cov-report=",
@@ -159,18 +162,36 @@ def _coveragerc(root: Path, module: Module, omit: list[str], settings: dict[str,
     ``patch = subprocess`` measures Python subprocesses the tests start (a CLI run by its tests is
     covered code, not a blind spot).
     """
-    patterns = [f"{folder}/*" for folder in omit]
-    code = "" if module.code_path == "." else module.code_path + "/"
+    patterns = [f"{glob_literal(folder)}/*" for folder in omit]
+    code = "" if module.code_path == "." else glob_literal(module.code_path) + "/"
     patterns += [f"{code}**/{name}" for name in TEST_SOURCE_PATTERNS]
     for test_path in module.test_paths:
         if not (root / test_path).is_dir():
-            patterns.append(test_path)
+            patterns.append(glob_literal(test_path))
         elif _contains(test_path, module.code_path):
-            patterns.extend(f"{test_path}/**/{name}" for name in TEST_FILE_PATTERNS)
+            patterns.extend(f"{glob_literal(test_path)}/**/{name}" for name in TEST_FILE_PATTERNS)
         else:
-            patterns.append(f"{test_path}/*")
-    omit_lines = "".join(f"    {pattern}\n" for pattern in patterns)
-    return f"[run]\nbranch = True\npatch = subprocess\nomit =\n{omit_lines}" + host.report_section(settings or {})
+            patterns.append(f"{glob_literal(test_path)}/*")
+    omit_lines = "".join(f"    {_toml_string(pattern)},\n" for pattern in patterns)
+    return (f'[tool.coverage.run]\nbranch = true\npatch = ["subprocess"]\nomit = [\n{omit_lines}]\n'
+            + _report_table(settings or {}))
+
+
+def _toml_string(value: str) -> str:
+    # a JSON string is a TOML basic string; coverage.py expands $VAR in values, "$$" is a "$"
+    return json.dumps(value.replace("$", "$$"))
+
+
+def _report_table(settings: dict[str, Any]) -> str:
+    """The host's exclusion and partial-branch rules as a ``[tool.coverage.report]`` table."""
+    rows = [f"{key} = [{', '.join(_toml_string(p) for p in settings[key])}]\n"
+            for key in host.COVERAGE_REPORT_KEYS if settings.get(key)]
+    return "[tool.coverage.report]\n" + "".join(rows) if rows else ""
+
+
+def glob_literal(path: str) -> str:
+    """``path`` as a coverage.py glob that matches only itself: wildcards and brackets quoted."""
+    return re.sub(r"[*?\[\]]", lambda m: f"[{m[0]}]", path)
 
 
 def _contains(folder: str, path: str) -> bool:

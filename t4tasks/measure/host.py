@@ -175,17 +175,6 @@ def coverage_settings(root: Path) -> dict[str, Any]:
     return found
 
 
-def report_section(settings: dict[str, Any]) -> str:
-    """A ``[report]`` section carrying the host's patterns (one per line; a pattern holding a line
-    break could not be written as one, and is left out)."""
-    lines = []
-    for key in COVERAGE_REPORT_KEYS:
-        patterns = [p for p in settings.get(key, ()) if "\n" not in p and "\r" not in p]
-        if patterns:
-            lines.append(f"{key} =\n" + "".join(f"    {p}\n" for p in patterns))
-    return "[report]\n" + "".join(lines) if lines else ""
-
-
 def pytest_section(path: Path) -> Any:
     """The pytest settings a config file holds (its pytest table or section), for a key."""
     try:

@@ -24,6 +24,8 @@ import math
 import re
 from pathlib import Path
 
+from t4tasks import paths
+from t4tasks.catalog import names as names_rule
 from t4tasks.outputs import meta
 from t4tasks.speed import atomic
 
@@ -43,7 +45,7 @@ UNKNOWN = "unknown"
 
 def targets(names: list[str]) -> list[str]:
     """Paths (relative to the badge folder) of every badge ``render`` writes for these modules."""
-    return [f"{name}/{kind}.svg" for name in sorted(names) for kind in KINDS]
+    return [f"{name}/{kind}.svg" for name in sorted(names) if names_rule.problem(name) is None for kind in KINDS]
 
 
 def render(document: dict, out_dir: Path) -> list[str]:
@@ -55,9 +57,11 @@ def render(document: dict, out_dir: Path) -> list[str]:
     out_dir = Path(out_dir)
     changed = []
     for module in sorted(document.get("modules", []), key=lambda m: m[meta.NAME]):
+        if names_rule.problem(module[meta.NAME]) is not None:
+            continue  # a hand-edited registry: its name is not a folder T4 may write
         for kind in KINDS:
             relpath = f"{module['name']}/{kind}.svg"
-            if atomic.write_text(out_dir / relpath, badge_svg(kind, module)):
+            if atomic.write_text(paths.inside(out_dir, relpath), badge_svg(kind, module)):
                 changed.append(relpath)
     return changed
 

@@ -62,7 +62,7 @@ def render_text(root: Path, meta: dict, coverage_rows: list[dict[str, str]],
     import jinja2  # imported on first use, like templates.environment
 
 
-    env = jinja2.Environment(
+    env = templates.sandboxed(
         loader=jinja2.FileSystemLoader([str(Path(root) / "templates"), str(templates.packaged_dir())]),
         undefined=jinja2.StrictUndefined, autoescape=True, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "timeout_minutes": 60,
 }
 
+PLAIN = re.compile(r"[A-Za-z0-9 ._/*+:\-\"'\[\]=]*")  # no newline, '#', '$', '`', '{', '&', '|', ';'
 CREATE, WOULD_CREATE, KEPT = "created", "would create", "exists, kept"
 
 
@@ -46,7 +48,7 @@ def template_names(root: Path) -> list[str]:
 def _environment(root: Path):
     import jinja2
 
-    return jinja2.Environment(
+    return templates.sandboxed(
         loader=jinja2.FileSystemLoader([str(Path(root) / "templates" / TEMPLATE_DIR),
                                         str(templates.packaged_dir() / TEMPLATE_DIR)]),
         variable_start_string="[[", variable_end_string="]]",
@@ -85,6 +87,13 @@ def context(root: Path, **options: Any) -> dict[str, Any]:
     if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 256:
         raise ValueError(f"shards: expected a whole number from 1 to 256, got {shards!r}")
     values.setdefault("install", install_commands(root))
+    for key, value in [*values.items(), *(("state_dir", cfg.state_dir), ("ledger_dir", cfg.ledger_dir),
+                                          ("generated_dir", cfg.generated_dir), ("trends_dir", cfg.trends_dir))]:
+        # the values go into YAML and shell lines unquoted: plain words only
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not PLAIN.fullmatch(text):
+                raise ValueError(f"{key}: {text!r} holds characters a workflow cannot take as they are "
+                                 "(allowed: letters, digits, space and ._/*+:-\"'[]=)")
     return {
         **values,
         "shard_list": json.dumps(list(range(1, shards + 1))),

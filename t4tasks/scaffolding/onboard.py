@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 
-from t4tasks.catalog import config as config_mod, discovery, manifest
+from t4tasks.catalog import config as config_mod, discovery, manifest, names
 from t4tasks.catalog.project import Project
 from t4tasks.scaffolding import layouts, scaffold
 from t4tasks.scaffolding.scaffold import Planned
@@ -123,6 +123,9 @@ def check_name(root: Path, name: str) -> Path:
         raise ValueError(f"module name {name!r} contains '..'")
     if "/" in name or "\\" in name:
         raise ValueError(f"module name {name!r} contains a path separator: give a name, not a path")
+    refused = names.schema_problem(name)  # the rule the manifest schema checks
+    if refused:
+        raise ValueError(refused)
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"module name {name!r} is not a valid Python identifier")
     try:

@@ -31,13 +31,14 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from t4tasks import paths
 from t4tasks.catalog import templates
-from t4tasks.catalog.config import is_inside
 from t4tasks.catalog.manifest import PathResolver
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
 from t4tasks.ledgers import ledger, records
 from t4tasks.scaffolding import marker
+from t4tasks.paths import UnsafePath  # noqa: F401  (scaffold.UnsafePath, as callers spell it)
 from t4tasks.speed import atomic
 
 if TYPE_CHECKING:  # jinja2 is imported on first render: start-up time matters for every t4 run
@@ -61,10 +62,6 @@ TEST_TEMPLATES = (
 KINDS = records.SCAFFOLD_KINDS
 WRITES = ("create", "update")
 VERSION_COMMENT = re.compile(r"\{#\s*version:\s*(\S+)\s*#\}")
-
-
-class UnsafePath(ValueError):
-    """A target path would leave the repository root."""
 
 
 @dataclass(frozen=True)
@@ -92,18 +89,8 @@ def utc_today() -> date:
 
 
 def safe_target(root: Path, relpath: str) -> Path:
-    """``root / relpath``, or UnsafePath when it is absolute, uses '..' or resolves outside the root.
-
-    ``realpath`` follows symlinks of every existing component (dangling ones too), so a folder
-    symlinked to somewhere else cannot smuggle a write out of the repository.
-    """
-    if not relpath or not is_inside(relpath) or posixpath.normpath(relpath) != relpath.replace("\\", "/"):
-        raise UnsafePath(f"{relpath!r}: not a plain relative path inside the repository")
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(root / relpath)
-    if real != real_root and not real.startswith(real_root + os.sep):
-        raise UnsafePath(f"{relpath!r}: leaves the repository root (resolves to {real})")
-    return root / relpath
+    """``root / relpath``, or UnsafePath when it leaves the root (see ``paths.inside``)."""
+    return paths.inside(root, relpath)
 
 
 def existing_path(root: Path, relpath: str) -> str | None:
@@ -207,18 +194,18 @@ def tests_dir(project: Project, module: Module) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(root: Path) -> jinja2.Environment:
-    return templates.environment(root)
+def _environment(root: Path, language: str = "markdown") -> jinja2.Environment:
+    return templates.environment(root, language)
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(root: Path, source: str) -> jinja2.Template:
+def _compiled(root: Path, source: str, language: str) -> jinja2.Template:
     """Compiling is most of the cost of planning a module, so each distinct source compiles once.
 
     Keyed by the source itself rather than jinja's name cache, which would miss a repository
     override added after the packaged template was loaded.
     """
-    return _environment(root).from_string(source)
+    return _environment(root, language).from_string(source)
 
 
 def _template(root: Path, template: str) -> tuple[jinja2.Template, str, str]:
@@ -228,7 +215,8 @@ def _template(root: Path, template: str) -> tuple[jinja2.Template, str, str]:
     source, filename, _ = env.loader.get_source(env, f"{template}.j2")
     declared = VERSION_COMMENT.search(source)
     digest = hashlib.sha256(source.replace("\r\n", "\n").encode("utf-8")).hexdigest()[:12]
-    return _compiled(root, source), f"{declared[1] if declared else '0'}+{digest}", filename
+    language = "python" if template.endswith(".py") else "markdown"
+    return _compiled(root, source, language), f"{declared[1] if declared else '0'}+{digest}", filename
 
 
 def plan_docs(project: Project, module: Module, today: date | None = None, update: bool = False) -> list[Planned]:

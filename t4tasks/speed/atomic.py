@@ -17,6 +17,10 @@ import orjson
 _LISTENERS: list[Callable[[Path], None]] = []
 
 
+class SymlinkRefused(OSError):
+    """The file to write is a symbolic link."""
+
+
 def _read_umask() -> int:
     # read once at import: os.umask can only be read by setting it, which races with threads
     umask = os.umask(0)
@@ -36,6 +40,9 @@ def write_bytes(path: Path | str, data: bytes, *, state_only: bool = False) -> b
     repository's files stays valid.
     """
     path = Path(path)
+    if os.path.islink(path):
+        # replacing the link would detach the file from wherever the repository points it
+        raise SymlinkRefused(f"{path}: a symbolic link; T4 never replaces a link with a file")
     try:
         if path.read_bytes() == data:
             return False

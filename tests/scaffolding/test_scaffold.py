@@ -113,8 +113,8 @@ def test_docs_show_real_public_names_and_dates(no_outer_git):
     assert "| [`Refund`](#refund) | class | A refund of a charge. |" in api
     assert "_helper" not in api
     context = (root / "payments/CONTEXT.md").read_text()
-    assert context.startswith("---\ntype: context\nmodule: payments\n")
-    assert "updated: 2025-03-14\n" in context and "lane: L1\n" in context
+    assert context.startswith('---\ntype: context\nmodule: "payments"\n')
+    assert "updated: 2025-03-14\n" in context and 'lane: "L1"\n' in context
 
 
 # A module that cannot be imported errors every test at setup: pytest imports the package
