@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from t4tasks.catalog import templates
-from t4tasks.outputs import meta
+from t4tasks.outputs import meta, trends
 from t4tasks.speed import atomic
 
 INDEX = "index.html"
@@ -92,8 +92,8 @@ def context(meta: dict, coverage_rows: list[dict[str, str]], bench_rows: list[di
     from markupsafe import Markup  # jinja2's; the chart stylesheet is ours, not user text
 
     modules = sorted(meta.get("modules", []), key=lambda m: m["name"])
-    coverage_points = _points(coverage_rows, "coverage_pct")
-    p95_points = _points(bench_rows, "p95_ms")
+    coverage_points = _points(coverage_rows, trends.COVERAGE_PCT)
+    p95_points = _points(bench_rows, trends.P95_MS)
     charts = _chart_library()
     rows = [_row(m, coverage_points.get(m["name"], []), p95_points.get(m["name"], []), charts)
             for m in modules]
@@ -167,11 +167,11 @@ def _points(rows: list[dict[str, str]], field: str) -> dict[str, list[tuple[date
     out: dict[str, list[tuple[date, float, str]]] = {}
     for row in rows:
         try:
-            day = date.fromisoformat(row.get("date") or "")
+            day = date.fromisoformat(row.get(trends.DATE) or "")
             value = float(Decimal(row.get(field) or ""))
         except (ValueError, InvalidOperation):
             continue
-        out.setdefault(row.get("module") or "", []).append((day, value, row.get("env_fingerprint") or ""))
+        out.setdefault(row.get(trends.MODULE) or "", []).append((day, value, row.get(trends.ENV_FINGERPRINT) or ""))
     return {name: sorted(points) for name, points in sorted(out.items())}
 
 

@@ -29,8 +29,10 @@ from t4tasks.ledgers import ledger, records
 from t4tasks.problems import Problem
 from t4tasks.speed import atomic
 
-COVERAGE_FIELDS = ["date", "module", "coverage_pct", "delta_from_previous"]
-BENCH_FIELDS = ["date", "module", "p50_ms", "p95_ms", "p99_ms", "delta_p95", "env_fingerprint"]
+# the trend CSVs' columns (the dashboard reads them by these names)
+DATE, MODULE, COVERAGE_PCT, P95_MS, ENV_FINGERPRINT = "date", "module", "coverage_pct", "p95_ms", "env_fingerprint"
+COVERAGE_FIELDS = [DATE, MODULE, COVERAGE_PCT, "delta_from_previous"]
+BENCH_FIELDS = [DATE, MODULE, "p50_ms", P95_MS, "p99_ms", "delta_p95", ENV_FINGERPRINT]
 
 COVERAGE_LEDGER = records.ledger_file(records.COVERAGE)
 BENCH_LEDGER = records.ledger_file(records.BENCH)

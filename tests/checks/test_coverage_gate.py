@@ -121,8 +121,9 @@ def test_manifest_target_overrides_the_lane(tmp_path):
     assert (number(lines["strict"]["target"]), lines["strict"]["status"]) == (95.0, "below_target")
     assert number(lines["override"]["delta"]) == 6.67
 
-    # lane targets come from [tool.t4] lanes when configured; the manifest still wins
-    write(root / "pyproject.toml", "[tool.t4.lanes]\nL1 = 60\nL0 = 50\n")
+    # lane targets come from [tool.t4] lanes when configured; the manifest still wins (the host's
+    # coverage settings stay: changing them would make every measurement stale)
+    write(root / "pyproject.toml", "[tool.coverage.run]\nbranch = true\n\n[tool.t4.lanes]\nL1 = 60\nL0 = 50\n")
     code, lines, out = gate(root)
     assert (number(lines["lane_only"]["target"]), lines["lane_only"]["status"]) == (60.0, "pass"), out
     assert (number(lines["strict"]["target"]), lines["strict"]["status"]) == (95.0, "below_target"), out
