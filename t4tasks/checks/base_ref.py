@@ -21,6 +21,7 @@ def _git(root: Path, *args: str) -> bytes:
 
 def verify(root: Path, ref: str, option: str = "--base") -> str:
     """The commit id ``ref`` names; RefError (one line) when it names none."""
+    # --end-of-options: a ref is never read as an option (``--output=FILE`` would write FILE)
     if not ref:
         raise RefError(f"{option}: a git ref is required")
     try:

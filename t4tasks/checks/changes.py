@@ -18,6 +18,7 @@ import orjson
 from t4tasks.catalog.discovery import MANIFEST_NAME
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
+from t4tasks.checks import base_ref
 from t4tasks.ledgers import observed
 from t4tasks.measure import inputs
 
@@ -27,13 +28,11 @@ class ChangesError(Exception):
 
 
 def verify_ref(root: Path, ref: str) -> str:
-    """The commit ``ref`` names, or ChangesError in one line: a ref is never read as an option
-    (``--output=FILE`` would make git write FILE)."""
-    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", "--end-of-options",
-                           f"{ref}^{{commit}}"], capture_output=True)
-    if done.returncode != 0 or ref.startswith("-"):
-        raise ChangesError(f"--changed-since {ref!r}: not a commit in {root}")
-    return done.stdout.decode().strip()
+    """The commit ``ref`` names, or ChangesError in one line (see ``base_ref.verify``)."""
+    try:
+        return base_ref.verify(root, ref, option="--changed-since")
+    except base_ref.RefError as exc:
+        raise ChangesError(str(exc)) from None
 
 
 def changed_files(root: Path, ref: str) -> set[str]:
