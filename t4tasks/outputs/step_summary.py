@@ -7,18 +7,17 @@ import os
 
 import orjson
 
+from t4tasks import products
+from t4tasks.catalog import templates
 from t4tasks.catalog.project import Project
 
 ENV = "GITHUB_STEP_SUMMARY"
 MAX_ROWS = 300        # GitHub refuses a step summary over 1 MiB: the table lists this many modules
 MAX_FAILURES = 200
 
-_ESCAPED = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|#!~"})
-
-
 def cell(value: object) -> str:
-    """Text shown literally in a Markdown table cell: one line, Markdown characters escaped."""
-    return " ".join(str(value).split()).translate(_ESCAPED)
+    """Text shown literally in a Markdown table cell (see ``templates.markdown_cell``)."""
+    return str(templates.markdown_cell(value))
 
 
 def number(value: float | None, digits: int = 2) -> str:
@@ -61,9 +60,8 @@ def render(title: str, failures: list[tuple[str, str]], meta: dict | None, names
 
 def _meta(project: Project) -> dict | None:
     """META_REGISTRY's document as the ledgers stand now (a gate may run before validate)."""
-    from t4tasks.checks import validate
     try:
-        return orjson.loads(validate.build_meta(project).content)
+        return orjson.loads(products.build_meta(project).content)
     except Exception as exc:  # the summary is a courtesy: it never hides the gate's own verdict
         print(f"t4: warning: step summary without its module table: {type(exc).__name__}: {exc}")
         return None

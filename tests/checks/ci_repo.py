@@ -21,7 +21,8 @@ def base_repo(root: Path) -> Path:
     files = {"alpha/__init__.py": "", "alpha/core.py": ALPHA, "alpha/tests/test_core.py": ALPHA_TEST,
              "beta/__init__.py": "", "beta/core.py": BETA, "beta/tests/test_core.py": BETA_TEST,
              ".gitignore": ".t4/\n"}
-    make_repo(root, {"alpha": manifest("alpha"), "beta": manifest("beta", matrix={"lane": "L2"})}, files)
+    make_repo(root, {"alpha": manifest("alpha"), "beta": manifest("beta", matrix={"lane": "L2"})}, files,
+              pyproject="[tool.coverage.run]\nbranch = true\n")  # the headline counts branches
     git_init(root)
     code, _, _, out = t4_run(root, "coverage")
     assert code == 0, out

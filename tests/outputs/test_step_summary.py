@@ -32,10 +32,10 @@ def test_the_coverage_gate_names_the_failing_module_first(repo, tmp_path, monkey
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n## T4 coverage gate: ❌ 1 failure(s)\n")   # appended
     failures, table = text.split("| Module |")
-    assert "- **alpha**: observed 53.85 target 75.00 delta -21.15 below\\_target" in failures
+    assert "- **alpha**: observed 53.85 target 75.00 delta -21.15 below_target" in failures
     assert "beta" not in failures
     # the per-module table: health, coverage and its delta to target, p95 and SLA
-    assert "| alpha | L1 | 26.9 | 53.85 | -21.15 | — | — |" in table
+    assert "| alpha | L1 | 38.5 | 53.85 | -21.15 | — | — |" in table  # 26.9 of 70 applicable points
     assert "| beta | L2 | 50.0 | 100.00 | +20.00 | — | — |" in table
 
 
@@ -54,7 +54,7 @@ def test_validate_lists_each_failed_check_with_its_reason(repo, tmp_path, monkey
     assert code == 1, out + err
     text = summary.read_text(encoding="utf-8")
     assert "## T4 validate: ❌" in text
-    assert "- **coverage**: alpha/module.manifest.json: coverage below\\_target" in text
+    assert "- **coverage**: alpha/module.manifest.json: coverage below_target" in text
 
 
 def test_nothing_is_written_when_the_variable_is_unset(repo, monkeypatch):
@@ -67,4 +67,4 @@ def test_nothing_is_written_when_the_variable_is_unset(repo, monkeypatch):
 
 
 def test_cells_are_literal():
-    assert step_summary.cell("a|b `c`\n<img>") == "a\\|b \\`c\\` \\<img\\>"
+    assert step_summary.cell("a|b `c`\n<img>") == "a\\|b `c` &lt;img&gt;"
