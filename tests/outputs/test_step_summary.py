@@ -36,7 +36,7 @@ def test_the_coverage_gate_names_the_failing_module_first(repo, tmp_path, monkey
     assert "beta" not in failures
     # the per-module table: health, coverage and its delta to target, p95 and SLA
     assert "| alpha | L1 | 38.5 | 53.85 | -21.15 | — | — |" in table  # 26.9 of 70 applicable points
-    assert "| beta | L2 | 50.0 | 100.00 | +20.00 | — | — |" in table
+    assert "| beta | L2 | 71.4 | 100.00 | +20.00 | — | — |" in table
 
 
 def test_a_passing_gate_says_so(repo, tmp_path, monkeypatch):
