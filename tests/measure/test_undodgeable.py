@@ -33,7 +33,7 @@ def test_deleting_a_modules_tests_does_not_turn_its_lane_gate_green(tmp_path):
     root = git_init(make_repo(tmp_path / "repo", {"m": manifest("m")}, files={
         "m/__init__.py": "", "m/code.py": "def f(x):\n    if x:\n        return 1\n    return 2\n",
         "m/tests/test_m.py": "from m.code import f\n\n\ndef test_f():\n    assert f(1) == 1\n",
-    }, pyproject="[tool.t4]\ntimeout = 120\n"))
+    }, pyproject="[tool.t4]\ntimeout = 120\n\n[tool.coverage.run]\nbranch = true\n"))
     code, _, _, out = t4_run(root, "coverage")
     code, _, _, out = t4_run(root, "coverage_gate")
     assert code != 0 and "below_target" in out, out  # 3 of 4 lines and branches: under L1's 75 %
