@@ -16,21 +16,25 @@ def _is_test_file(name: str) -> bool:
 def unmapped_test_folders(project: Project) -> list[str]:
     """The topmost folders inside a ``tests``/``test`` folder that hold test files and lie in no
     module's test paths, sorted."""
-    claimed = sorted({p for m in project.modules for p in m.test_paths})
+    covered = {p for m in project.modules for p in m.test_paths} | set(project.output_paths)
     holding = sorted({folder for folder, files in project.listing.by_folder.items()
                       if TEST_FOLDER_NAMES & set(folder.split("/"))
                       and any(_is_test_file(posixpath.basename(f)) for f in files)})
-    outputs = project.output_paths
     found: list[str] = []
     for folder in holding:
-        if any(folder == c or folder.startswith(c + "/") for c in claimed):
-            continue
-        if any(folder == o or folder.startswith(o + "/") for o in outputs):
+        # claimed when the folder or one of its ancestors is a test path or an output folder: a
+        # lookup per ancestor, not a scan of every module's paths per folder
+        if any(ancestor in covered for ancestor in _self_and_ancestors(folder)):
             continue
         if found and folder.startswith(found[-1] + "/"):
             continue  # its parent is reported already
         found.append(folder)
     return found
+
+
+def _self_and_ancestors(folder: str) -> list[str]:
+    parts = folder.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
 def warnings(project: Project) -> list[str]:

@@ -9,12 +9,12 @@ branch setting, while T4 decides which files are the module's source.
 from __future__ import annotations
 
 import configparser
-import functools
 import os
 import posixpath
 import shlex
 import tomllib
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,20 +91,32 @@ def split_addopts(args: list[str]) -> tuple[list[str], list[str]]:
     return kept, dropped
 
 
+CONFIG_NAMES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")  # pytest's order
+
+
 def _pytest_config(root: Path, test_paths: tuple[str, ...]) -> tuple[Path, list[str]] | None:
     folders = [p if (root / p).is_dir() else posixpath.dirname(p) or "." for p in test_paths] or ["."]
     common = os.path.commonpath([str(root / f) for f in folders])
     here = Path(common)
     while True:
-        if (here / "pyproject.toml").is_file():
-            _addopts_in(here / "pyproject.toml")  # pytest parses it wherever it looks: unreadable stops it
-        for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):
-            found = _addopts_in(here / name)
-            if found is not None:
-                return here / name, found
+        found = _config_in(str(here))
+        if found is not None:
+            return found
         if here == root or root not in here.parents:
             return None
         here = here.parent
+
+
+def _config_in(folder: str) -> tuple[Path, list[str]] | None:
+    """The pytest config file of ``folder`` itself and its addopts."""
+    here = Path(folder)
+    if (here / "pyproject.toml").is_file():
+        _addopts_in(here / "pyproject.toml")  # pytest parses it wherever it looks: unreadable stops it
+    for name in CONFIG_NAMES:
+        found = _addopts_in(here / name)
+        if found is not None:
+            return here / name, found
+    return None
 
 
 def _addopts_in(path: Path) -> list[str] | None:
@@ -189,10 +201,28 @@ def pytest_section(path: Path) -> Any:
         return f"unreadable: {exc}"
 
 
-@functools.cache
-def settings_key(root: Path, test_paths: tuple[str, ...]) -> list:
+def settings_key(root: Path, test_paths: tuple[str, ...], remember: Callable[[tuple, Callable[[], Any]], Any],
+                 listed: frozenset[str]) -> list:
     """What of the host's configuration a measurement of ``test_paths`` runs under: the pytest
     settings of the file pytest picks and the coverage rules (a key part, not the whole file)."""
-    options = pytest_options(root, test_paths)
-    section = pytest_section(root / options.config_file) if options.config_file else None
-    return [options.config_file, section, coverage_settings(root)]
+    # the gates ask for every module's key on every run: the walk reads git's listing, not the
+    # disk, and ``remember`` keeps each folder's config and each parse once per run
+    folders = [posixpath.dirname(p) if p in listed else p for p in test_paths] or [""]
+    here = posixpath.commonpath([f.strip("/") if f != "." else "" for f in folders])
+    found = None
+    while found is None:
+        prefix = f"{here}/" if here else ""
+        if any(prefix + name in listed for name in CONFIG_NAMES):
+            try:
+                found = remember(("pytest-config", here), lambda: _config_in(str(root / here)))
+            except _Unreadable as exc:
+                found = (None, f"unreadable: {exc}")
+        if not here:
+            break
+        here = posixpath.dirname(here)
+    if found is None or found[0] is None:
+        config_file, section = None, found[1] if found else None
+    else:
+        config_file = found[0].relative_to(root).as_posix()
+        section = remember(("pytest-section", config_file), lambda: pytest_section(root / config_file))
+    return [config_file, section, remember(("coverage-settings",), lambda: coverage_settings(root))]
