@@ -120,23 +120,21 @@ def new_record(
 
 
 def append(path: Path | str, record: Mapping[str, Any]) -> bool:
-    """Append ``record`` as one line."""
-    # Return False when the latest entry with the same (kind, module) has the same ``input_digest``
-    # and observed the same values (``records.same_values``): the run changed nothing, so nothing
-    # is written.
-    #
-    # Everything from reading the tail to fsync happens under the lock, so concurrent writers keep
-    # the chain intact.
+    """Append ``record`` as one line; return False, writing nothing, when the run changed nothing."""
     path = Path(path)
     line = _checked(record)
     path.parent.mkdir(parents=True, exist_ok=True)
     _ignore_locks(path.parent)
     from filelock import FileLock  # writers only: a read-only run must not pay the import
 
+    # Everything from reading the tail to fsync happens under the lock, so concurrent writers keep
+    # the chain intact.
     with FileLock(f"{path}.lock").acquire(poll_interval=_LOCK_POLL_SECONDS):
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             previous = _latest_entry(fd, path, line[KIND], line[MODULE])
+            # nothing changed: the latest entry of this (kind, module) has the same
+            # ``input_digest`` and observed the same values (``records.same_values``)
             if (previous is not None and previous.get(INPUT_DIGEST) == line[INPUT_DIGEST]
                     and records.same_values(line[KIND], previous, line)):
                 return False

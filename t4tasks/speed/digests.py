@@ -354,18 +354,17 @@ def learned_since(before: set[str]) -> Learned:
 
 def learn(learned: Learned, during: RunMemory | None, across_tasks: bool = False) -> None:
     """Take in the stats a forked child took while ``during`` was this run's memory."""
-    # A file T4 wrote in this run keeps what this process knows, which is newer.
-    #
+    run = _cache.run
     # Nothing when a task has ended since (the memory was renewed), unless the child's result is
     # itself used ``across_tasks``: work begun for a later task, whose result is kept only while
     # the files a task could change outside T4's writes (the ledgers a measurement appends to) are
     # unchanged. Its stats then say which content that result was made from, the state doit should
     # record (an older stat at worst costs a rerun); only the files T4 wrote since are left out.
-    run = _cache.run
     if run is None or (run is not during and not across_tasks):
         return
     numbers = iter(learned.numbers)
     for path, stat in zip(learned.paths, map(Stat._make, zip(numbers, numbers, numbers, numbers))):
+        # a file T4 wrote in this run keeps what this process knows, which is newer
         if path not in run.written:
             run.stats.setdefault(path, stat)
 
