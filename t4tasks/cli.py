@@ -1,9 +1,7 @@
-"""``t4``: doit over T4's task creators, for any repository.
-
-``t4 [--root DIR] [doit command] [tasks...] [doit options]`` — everything after ``--root`` is
-handed to doit unchanged, so every doit command and option works (``list``, ``info``, ``forget``,
-``-n 4``, ``--continue``, ...). ``--root`` defaults to the current directory.
-"""
+"""``t4``: doit over T4's task creators, for any repository."""
+# ``t4 [--root DIR] [doit command] [tasks...] [doit options]`` — everything after ``--root`` is
+# handed to doit unchanged, so every doit command and option works (``list``, ``info``, ``forget``,
+# ``-n 4``, ``--continue``, ...). ``--root`` defaults to the current directory.
 
 from __future__ import annotations
 
@@ -62,9 +60,9 @@ The rest of this help is doit's own.
 
 
 def split_root(argv: list[str]) -> tuple[Path, list[str]]:
-    """Take T4's own options out of argv, wherever they appear: ``--root DIR`` (returned) and
-    ``--changed-since REF`` (exported as T4_CHANGED_SINCE, which every per-module task, gate and
-    scaffolder honours)."""
+    """Take T4's own options (``--root``, ``--changed-since``) out of argv, wherever they appear."""
+    # ``--root DIR`` (returned) and ``--changed-since REF`` (exported as T4_CHANGED_SINCE, which
+    # every per-module task, gate and scaffolder honours).
     root, rest, args = Path.cwd(), [], iter(argv)
     for arg in args:
         name, _, attached = arg.partition("=")
@@ -115,15 +113,17 @@ def split_run_args(args: list[str]) -> tuple[list[str], list[str], list[str]] | 
 
 
 def hoist_run_options(args: list[str]) -> list[str]:
-    """Allow ``t4 coverage bench -n 4``: doit reads options after a task name as that task's own
-    parameters, so doit's ``run`` options found there are moved in front of the task names."""
+    """Allow ``t4 coverage bench -n 4``."""
+    # Doit reads options after a task name as that task's own parameters, so doit's ``run`` options
+    # found there are moved in front of the task names.
     split = split_run_args(args)
     return args if split is None else split[0] + split[1] + split[2]
 
 
 def _sigterm_as_interrupt(signum, frame):
-    """A cancelled CI job sends SIGTERM: treat it as Ctrl-C so doit saves its state, and stop the
-    measurements in flight (they run in process groups of their own, out of the signal's reach)."""
+    """A cancelled CI job sends SIGTERM."""
+    # Treat it as Ctrl-C so doit saves its state, and stop the measurements in flight (they run in
+    # process groups of their own, out of the signal's reach).
     children.kill_all()
     raise Terminated
 
@@ -230,8 +230,8 @@ def process_count_error(options: list[str]) -> str | None:
 
 
 def task_help(args: list[str]) -> list[str]:
-    """``t4 TASK --help`` (or ``-h``) as ``t4 help TASK`` for T4's own tasks: doit would reject
-    ``--help`` as an unknown task parameter."""
+    """``t4 TASK --help`` (or ``-h``) as ``t4 help TASK`` for T4's own tasks."""
+    # Doit would reject ``--help`` as an unknown task parameter.
     if not any(a in ("--help", "-h") for a in args):
         return args
     words = [a for a in args if not a.startswith("-")]
@@ -242,9 +242,11 @@ def task_help(args: list[str]) -> list[str]:
 
 
 def requested_tasks(words: list[str]) -> list[str] | None:
-    """The task names a run asks for, or None when that cannot be told for sure (then every task
-    creator is loaded). Loading only what a run needs keeps `t4 registry` fast on 10,000 modules:
-    doit calls every creator it is given, and per-module creators cost time per module."""
+    """The task names a run asks for, or None when that cannot be told for sure."""
+    # Then every task creator is loaded.
+    #
+    # Loading only what a run needs keeps ``t4 registry`` fast on large repositories: doit calls
+    # every creator it is given, and per-module creators cost time per module.
     known = {name.removeprefix("task_") for name in dir(tasks) if name.startswith("task_")}
     names = []
     for word in words:
@@ -287,8 +289,9 @@ def _other_backend(args: list[str]) -> bool:
 
 
 def _measure_then_validate(options: list[str]) -> int:
-    """The default run in two doit runs: validate reads what measurement recorded, and doit
-    cannot order two independent branches of one run (with -n they would interleave)."""
+    """The default run in two doit runs."""
+    # Validate reads what measurement recorded, and doit cannot order two independent branches of
+    # one run (with -n they would interleave).
     measured = _doit(_namespace(tasks.MEASURE_TASKS), [*options, *tasks.MEASURE_TASKS])
     load_cached.cache_clear()  # manifests and ledgers changed: load them again
     validated = _doit(_namespace(["validate"], validates=True), [*options, "validate"])
@@ -298,8 +301,9 @@ def _measure_then_validate(options: list[str]) -> int:
 
 
 def _validate_then_show(options: list[str], words: list[str]) -> int:
-    """``t4 validate dashboard``: the pictures are drawn in a second doit run, so they read the
-    report that validate has just written, not the one there was when the tasks were created."""
+    """``t4 validate dashboard``."""
+    # The pictures are drawn in a second doit run, so they read the report that validate has just
+    # written, not the one there was when the tasks were created.
     first = [w for w in words if w.split(":", 1)[0] not in tasks.SHOW_TASKS]
     shows = [w for w in words if w.split(":", 1)[0] in tasks.SHOW_TASKS]
     validated = _doit(_namespace(requested_tasks(first), validates=True), [*options, *first])
@@ -309,18 +313,18 @@ def _validate_then_show(options: list[str], words: list[str]) -> int:
 
 
 def run() -> NoReturn:
-    """The ``t4`` command: ``main()``, then an exit without the interpreter's teardown. A run at
-    10,000 modules holds some 300 MB of parsed JSON that an orderly shutdown frees object by
-    object (0.4 s, a tenth of a one-change run) just before the OS takes it back at once. Exit
-    handlers still run (coverage.py saves a measured subprocess's data in one) and the output is
-    flushed; mypy exits the same way."""
+    """The ``t4`` command: ``main()``, then an exit without the interpreter's teardown."""
     code = main() or 0  # doit commands such as forget return None, as sys.exit() allows
+    # exit handlers still run: coverage.py saves a measured subprocess's data in one
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass  # a closed pipe: nothing more can be said
+    # No interpreter teardown (mypy exits the same way): a large run holds much parsed JSON that an
+    # orderly shutdown frees object by object just before the OS takes it back at once (see
+    # docs/PERFORMANCE.md).
     os._exit(code)
 
 

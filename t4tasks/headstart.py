@@ -1,11 +1,9 @@
-"""What a run begins early in forked children, and when: the one place that decides it.
-
-doit runs one task at a time per thread, and a run that validates spends most of its time in
-work that reads only inputs. That work is begun in forked children at three moments: when ``t4``
-has computed a new plan before doit loads the tasks (manifests or files changed), when the
-registry task has written a changed registry, and when the META task sees new ledger records.
-Task creators begin nothing. Children nobody asks for are stopped when the run ends.
-"""
+"""What a run begins early in forked children, and when: the one place that decides it."""
+# doit runs one task at a time per thread, and a run that validates spends most of its time in work
+# that reads only inputs. That work is begun in forked children at three moments: when ``t4`` has
+# computed a new plan before doit loads the tasks (manifests or files changed), when the registry
+# task has written a changed registry, and when the META task sees new ledger records. Task
+# creators begin nothing. Children nobody asks for are stopped when the run ends.
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
-"""The one function that turns a path from data into a file path: inside its base, or refused.
-
-Module names, manifest paths and configured output folders all become file paths somewhere;
-each goes through ``inside`` (symlinks resolved, ``..`` and absolute paths refused), so no value
-read from the repository can make T4 read, write or delete outside it.
-"""
+"""The one function that turns a path from data into a file path: inside its base, or refused."""
+# Module names, manifest paths and configured output folders all become file paths somewhere; each
+# goes through ``inside`` (symlinks resolved, ``..`` and absolute paths refused), so no value read
+# from the repository can make T4 read, write or delete outside it.
 
 from __future__ import annotations
 
@@ -18,11 +16,9 @@ class UnsafePath(ValueError):
 
 
 def inside(base: Path | str, relpath: str) -> Path:
-    """``base / relpath``, or UnsafePath when it is absolute, uses '..' or resolves outside ``base``.
-
-    ``realpath`` follows symlinks of every existing component (dangling ones too), so a folder
-    symlinked to somewhere else cannot smuggle a read, write or delete out of ``base``.
-    """
+    """``base / relpath``, or UnsafePath when it is absolute, uses '..' or resolves outside ``base``."""
+    # ``realpath`` follows symlinks of every existing component (dangling ones too), so a folder
+    # symlinked to somewhere else cannot smuggle a read, write or delete out of ``base``.
     plain = relpath.replace("\\", "/")
     if (not relpath or "\0" in relpath or plain.startswith("/") or re.match(r"^[A-Za-z]:", plain)
             or ".." in plain.split("/") or posixpath.normpath(plain) != plain):

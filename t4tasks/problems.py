@@ -1,8 +1,6 @@
-"""One shape for every problem T4 reports: ``path[:line]: message``.
-
-Gates collect problems instead of raising on the first one, so one bad input never hides the
-others; each problem names the file (and line or JSON pointer when known) and what is wrong.
-"""
+"""One shape for every problem T4 reports: ``path[:line]: message``."""
+# Gates collect problems instead of raising on the first one, so one bad input never hides the
+# others; each problem names the file (and line or JSON pointer when known) and what is wrong.
 
 from __future__ import annotations
 
@@ -22,8 +20,8 @@ class Problem:
 
 
 def relative_to(problems: list[Problem], root: Path) -> list[Problem]:
-    """Problems whose absolute file paths are made repo-relative: reports must not depend on
-    where the repository lives."""
+    """Problems whose absolute file paths are made repo-relative."""
+    # Reports must not depend on where the repository lives.
     prefix = str(root).rstrip("/") + "/"
     return [Problem(p.path[len(prefix):], p.message, p.line) if p.path.startswith(prefix) else p
             for p in problems]

@@ -1,9 +1,7 @@
-"""What a run builds once and several tasks read: MODULE_SUMMARIES, META_REGISTRY, the trend CSVs.
-
-Each is made once per run (per version of the ledgers it reads), here or ahead in a forked child
-(``how``), and its expected content id is remembered by its inputs so validate can compare the
-file without building it.
-"""
+"""What a run builds once and several tasks read: MODULE_SUMMARIES, META_REGISTRY, the trend CSVs."""
+# Each is made once per run (per version of the ledgers it reads), here or ahead in a forked child
+# (``how``), and its expected content id is remembered by its inputs so validate can compare the
+# file without building it.
 
 from __future__ import annotations
 
@@ -35,15 +33,17 @@ def preload_ledgers(project: Project) -> None:
 
 
 def build_summaries(project: Project) -> bytes:
-    """MODULE_SUMMARIES.json as its inputs make it, built once per run: the summaries task writes
-    it, and validate, when it does not know the file's expected content id already (see
-    ``expected_summaries``), takes that id from it; ``start_checks`` then begins it ahead."""
+    """MODULE_SUMMARIES.json as its inputs make it, built once per run."""
+    # The summaries task writes it, and validate, when it does not know the file's expected content
+    # id already (see ``expected_summaries``), takes that id from it;
+    #
+    # ``start_checks`` then begins it ahead.
     return summaries_of(project, forked.Forked).result()
 
 
 class _Expected(NamedTuple):
-    """Where the expected content of a generated file is remembered, and under which key: the
-    key names the file's inputs (``unchecked``: the files named by their listed ids)."""
+    """Where the expected content of a generated file is remembered, and under which key."""
+    # The key names the file's inputs (``unchecked``: the files named by their listed ids).
 
     memo: memo.Memo
     key: str
@@ -60,17 +60,17 @@ class _Expected(NamedTuple):
 
 
 def _expected(project: Project, name: str, key: Callable[[], str], *version: object) -> _Expected:
-    """The memo ``expected-<name>`` and its key for this run, made once per process (and per
-    ``version`` of the files the key reads)."""
+    """The memo ``expected-<name>`` and its key for this run, made once per process."""
+    # And per ``version`` of the files the key reads.
     return project.remember(("expected", name, *version),
                             lambda: _Expected(project.memo(f"expected-{name}"), *digests.unchecked_ids(key)))
 
 
 def expected_summaries(project: Project) -> str:
-    """The content id MODULE_SUMMARIES.json has when its inputs make it, remembered by those
-    inputs (what summaries read of the registry, and the content of the files they read): while
-    they are unchanged (a description edited) validate tells whether the file is up to date
-    without building the summaries."""
+    """The content id MODULE_SUMMARIES.json has when its inputs make it, remembered by those inputs."""
+    # The inputs are what summaries read of the registry and the content of the files they read:
+    # while they are unchanged (a description edited) validate tells whether the file is up to date
+    # without building the summaries.
     return summaries_expected(project).value(lambda: digests.id_of(build_summaries(project)))
 
 
@@ -88,17 +88,17 @@ def summaries_of(project: Project, how: How) -> forked.Forked[bytes]:
 
 
 class MetaFile(NamedTuple):
-    """META_REGISTRY.json as written, and its summary. Bytes, not the document: a child that built
-    it sends 15 MB of them at 10,000 modules in milliseconds, where the pickled document took
-    0.13 s to load, and the task and the check want the bytes anyway."""
+    """META_REGISTRY.json as written, and its summary."""
+    # Bytes, not the document: a child sends bytes far faster than a pickled document loads, and
+    # the task and the check want the bytes anyway (see docs/PERFORMANCE.md).
 
     content: bytes
     summary: dict
 
 
 def build_meta(project: Project) -> MetaFile:
-    """META_REGISTRY's content, built once per version of the ledgers (the meta_registry task
-    writes it and validate compares the file with it in the same run)."""
+    """META_REGISTRY's content, built once per version of the ledgers."""
+    # The meta_registry task writes it and validate compares the file with it in the same run.
     return meta_of(project, forked.Forked).result()
 
 
@@ -122,17 +122,18 @@ def meta_of(project: Project, how: How) -> forked.Forked[MetaFile]:
 
 
 def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
-    """The trend CSVs' text and the ledger problems, built once per version of the ledgers: the
-    trends task writes them, and validate, when it does not know the files' expected content ids
-    already (see ``expected_trends``), takes them from these; ``start_checks`` then begins them
-    ahead."""
+    """The trend CSVs' text and the ledger problems, built once per version of the ledgers."""
+    # The trends task writes them, and validate, when it does not know the files' expected content
+    # ids already (see ``expected_trends``), takes them from these;
+    #
+    # ``start_checks`` then begins them ahead.
     return trends_of(project, forked.Forked).result()
 
 
 def expected_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
-    """The content id of each trend CSV as the ledgers make it, and the ledgers' problems,
-    remembered by the ledgers' content: while no record is added, validate tells whether the
-    trends are up to date without reading the ledgers."""
+    """Each trend CSV's content id as the ledgers make it, and the ledgers' problems, by ledger content."""
+    # While no record is added, validate tells whether the trends are up to date without reading
+    # the ledgers.
     def make() -> list:
         texts, problems = build_trends(project)
         return [{name: digests.id_of(text.encode("utf-8")) for name, text in texts.items()},

@@ -1,9 +1,7 @@
-"""``[tool.t4]`` in the target repository's ``pyproject.toml``: defaults, validation, digest.
-
-Every setting has a default that works for the common layouts (tests inside the module or in a
-parallel ``tests/`` tree), so a repository without ``[tool.t4]`` needs no configuration. An
-unknown key or a wrong type is an error that names the key: a typo must never be ignored.
-"""
+"""``[tool.t4]`` in the target repository's ``pyproject.toml``: defaults, validation, digest."""
+# Every setting has a default that works for the common layouts (tests inside the module or in a
+# parallel ``tests/`` tree), so a repository without ``[tool.t4]`` needs no configuration. An
+# unknown key or a wrong type is an error that names the key: a typo must never be ignored.
 
 from __future__ import annotations
 
@@ -128,8 +126,9 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
 
 
 def module_doc_path(module_path: str, name: str, doc: str) -> str | None:
-    """Repo-relative path of a doc of module ``name``: ``doc`` relative to the module folder, or
-    with a placeholder ({path}, {name}, {name_path}) relative to the root; None if it leaves the root."""
+    """Repo-relative path of a doc of module ``name``, or None if it leaves the root."""
+    # ``doc`` relative to the module folder, or with a placeholder ({path}, {name}, {name_path})
+    # relative to the root.
     if "{" in doc:
         relpath = doc.format(path=module_path, name=name, name_path=name.replace(".", "/"))
     else:
@@ -157,12 +156,10 @@ def from_mapping(table: dict[str, Any]) -> Config:
 
 
 def load(root: Path) -> Config:
-    """Read ``[tool.t4]`` from ``root/pyproject.toml``; defaults when the file or table is absent.
-
-    A ``pyproject.toml`` that is not valid TOML must not stop T4 (the repository's own build may be
-    broken while its modules are still measurable): warn, naming the file, and use the defaults.
-    Errors inside ``[tool.t4]`` itself are raised, prefixed with the file name.
-    """
+    """Read ``[tool.t4]`` from ``root/pyproject.toml``; defaults when the file or table is absent."""
+    # A ``pyproject.toml`` that is not valid TOML must not stop T4 (the repository's own build may
+    # be broken while its modules are still measurable): warn, naming the file, and use the
+    # defaults. Errors inside ``[tool.t4]`` itself are raised, prefixed with the file name.
     path = root / "pyproject.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

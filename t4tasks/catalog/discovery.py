@@ -1,9 +1,8 @@
-"""Which files exist in the repository, and which of them are module manifests.
-
-In a git work tree the answer comes from ``git ls-files`` (tracked files, plus untracked ones that
-git does not ignore: ignored files never count); elsewhere from a walk that skips virtualenvs, caches, build output and
-archives. Paths are repo-relative POSIX strings, because doit compares ``file_dep`` literally.
-"""
+"""Which files exist in the repository, and which of them are module manifests."""
+# In a git work tree the answer comes from ``git ls-files`` (tracked files, plus untracked ones
+# that git does not ignore: ignored files never count); elsewhere from a walk that skips
+# virtualenvs, caches, build output and archives. Paths are repo-relative POSIX strings, because
+# doit compares ``file_dep`` literally.
 
 from __future__ import annotations
 
@@ -54,8 +53,8 @@ class FileListing:
 
     @functools.cached_property
     def digest(self) -> str:
-        """One id for the listing: what exists, and where each link points (a retargeted link
-        can move a module's code outside the root), not what the files hold."""
+        """One id for the listing: what exists and where each link points, not what the files hold."""
+        # A retargeted link can move a module's code outside the root.
         h = hashlib.sha256()
         for part in (self.tracked, ("\0untracked",), self.untracked, ("\0links",), sorted(self.symlinks)):
             h.update("\0".join(part).encode("utf-8", "surrogateescape"))
@@ -139,7 +138,7 @@ def list_files(root: Path) -> FileListing:
     staged = _wait(calls[1])
     if top is not None and staged is not None:
         # the index listing is parsed while git still walks the work tree for the other two
-        # "<tag> <mode> <blob> <stage>": slices, not splits (63,000 lines at 10,000 modules)
+        # "<tag> <mode> <blob> <stage>": slices, not splits (a line per tracked file)
         entries = [line.split("\t", 1) for line in staged]
         links = {path for meta, path in entries if meta[2:8] == "120000"}
         # a path with several index entries is in a merge conflict: no single blob is its content;
@@ -170,8 +169,9 @@ def _link_target(root: str, relpath: str) -> str:
 
 
 def find_manifests(listing: FileListing, globs: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
-    """Manifest paths among the listed files, sorted: in git, tracked ones and untracked ones that
-    are not ignored (a manifest ``t4 init`` just wrote counts before ``git add``; an ignored one never)."""
+    """Manifest paths among the listed files, sorted."""
+    # In git, tracked ones and untracked ones that are not ignored (a manifest ``t4 init`` just
+    # wrote counts before ``git add``; an ignored one never).
     names = {g[3:] for g in globs if g.startswith("**/") and not any(c in g[3:] for c in "*?[/!")}
     if len(names) == len(globs) and not exclude:
         # the common case, "**/module.manifest.json": a name comparison, no pattern engine

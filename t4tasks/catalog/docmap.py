@@ -1,7 +1,5 @@
-"""``DOCUMENTATION_MAP.md`` and ``MODULE_INDEX.md``, rendered from the registry with jinja2.
-
-Links are relative to the folder the files live in, so they work on GitHub and in a checkout.
-"""
+"""``DOCUMENTATION_MAP.md`` and ``MODULE_INDEX.md``, rendered from the registry with jinja2."""
+# Links are relative to the folder the files live in, so they work on GitHub and in a checkout.
 
 from __future__ import annotations
 
@@ -19,8 +17,8 @@ OUTPUTS = {"MODULE_INDEX.md": "docmap/MODULE_INDEX.md.j2",
 
 
 def _link(target: str, from_dir: str) -> str:
-    """``posixpath.relpath`` for two normalised repo-relative paths, without its two ``getcwd``
-    calls (20,000 links in a 10,000-module map)."""
+    """``posixpath.relpath`` for two normalised repo-relative paths, without its two ``getcwd`` calls."""
+    # A large map makes many links (see docs/PERFORMANCE.md).
     parts = [] if target in ("", ".") else target.split("/")
     base = [] if from_dir in ("", ".") else from_dir.split("/")
     common = 0
@@ -33,9 +31,9 @@ SUMMARIES_NAME = "MODULE_SUMMARIES.json"
 
 
 def read_summaries(folder: Path) -> dict | None:
-    """The summaries the maps show: MODULE_SUMMARIES.json in ``folder`` as the summaries task
-    wrote it (a file the docmap task depends on; reading it is 50 times cheaper than building it
-    at 10,000 modules). None when it is missing or unreadable: validate reports that file."""
+    """The summaries the maps show: MODULE_SUMMARIES.json in ``folder`` as the summaries task wrote it."""
+    # None when it is missing or unreadable: validate reports that file. The docmap task depends on
+    # this file; reading it is far cheaper than building it (see docs/PERFORMANCE.md).
     try:
         data = orjson.loads((folder / SUMMARIES_NAME).read_bytes())
     except (OSError, orjson.JSONDecodeError):
@@ -65,8 +63,8 @@ def context(registry: dict, generated_dir: str, summaries: dict | None = None) -
 
 
 def texts_of(project: Project) -> dict[str, str]:
-    """DOCUMENTATION_MAP.md and MODULE_INDEX.md as rendered from this registry and the summaries
-    file, once per process (the docmap task writes them, validate compares with them)."""
+    """DOCUMENTATION_MAP.md and MODULE_INDEX.md as rendered from this registry, once per process."""
+    # And from the summaries file: the docmap task writes them, validate compares with them.
     def make() -> dict[str, str]:
         folder = project.config.generated_dir
         return render_texts(project.root, registry_doc.of(project), folder, read_summaries(project.root / folder))
@@ -79,6 +77,6 @@ def render_texts(root: Path, registry: dict, generated_dir: str, summaries: dict
     env = templates.environment(root)
     ctx = context(registry, generated_dir, summaries)
     (first, first_template), (second, second_template) = OUTPUTS.items()
-    # the two renders take about 0.15 s each at 10,000 modules: one in a child meanwhile
+    # the two renders cost about the same on a large repository: one in a child meanwhile
     with forked.start(lambda: env.get_template(second_template).render(**ctx)) as child:
         return {first: env.get_template(first_template).render(**ctx), second: child.result()}

@@ -1,13 +1,11 @@
-"""Read, validate and normalise ``module.manifest.json`` files.
-
-Reading never raises: every problem (bad encoding, bad JSON, schema violation, a path that leaves
-the root) becomes a ``Problem`` naming the file, so one bad manifest never hides the others.
-Two severities exist because the registry must stay useful on real data: a manifest that cannot
-be read or named is *unusable* (the module is left out of the registry), while a schema violation
-in a readable manifest leaves the module registered. Both are reported by the gate that owns
-them, ``check_manifests``, which fails; the registry only warns, so one bad manifest never
-stops the others' outputs.
-"""
+"""Read, validate and normalise ``module.manifest.json`` files."""
+# Reading never raises: every problem (bad encoding, bad JSON, schema violation, a path that leaves
+# the root) becomes a ``Problem`` naming the file, so one bad manifest never hides the others. Two
+# severities exist because the registry must stay useful on real data: a manifest that cannot be
+# read or named is *unusable* (the module is left out of the registry), while a schema violation in
+# a readable manifest leaves the module registered. Both are reported by the gate that owns them,
+# ``check_manifests``, which fails; the registry only warns, so one bad manifest never stops the
+# others' outputs.
 
 from __future__ import annotations
 
@@ -159,8 +157,9 @@ class PathResolver:
         self._sorted = listing.all_files
 
     def exists(self, relpath: str) -> bool:
-        """A listed file, or a folder holding one (found by bisection: no index of every folder,
-        which cost more than parsing the one manifest that changed)."""
+        """A listed file, or a folder holding one."""
+        # Found by bisection: no index of every folder, which cost more than parsing the one
+        # manifest that changed.
         if relpath in self.files or relpath == ".":
             return True
         prefix = relpath + "/"
@@ -264,11 +263,9 @@ def to_module(relpath: str, data: dict, config: Config, paths: PathResolver) -> 
 
 
 def placeholder_problems(relpath: str, data: dict) -> list[Problem]:
-    """One problem per owner or description still holding a ``TODO`` placeholder.
-
-    Meant for ``check_manifests``: a module created by ``new_module`` fails it until a person fills
-    these in, which is the point of a placeholder.
-    """
+    """One problem per owner or description still holding a ``TODO`` placeholder."""
+    # Meant for ``check_manifests``: a module created by ``new_module`` fails it until a person
+    # fills these in, which is the point of a placeholder.
     ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else {}
     module = data.get("module") if isinstance(data.get("module"), dict) else {}
     codeowners = ownership.get("codeowners") if isinstance(ownership.get("codeowners"), list) else []

@@ -1,9 +1,7 @@
-"""The normalised view of one module, as every task after discovery sees it.
-
-Manifests in the wild spell the same facts several ways (lane in ``matrix.lane``, a ``lane:`` tag or
-``module.lane``; ``module`` as a string or an object). ``manifest.py`` reads all of them into this
-one shape so nothing downstream has to know the spellings.
-"""
+"""The normalised view of one module, as every task after discovery sees it."""
+# Manifests in the wild spell the same facts several ways (lane in ``matrix.lane``, a ``lane:`` tag
+# or ``module.lane``; ``module`` as a string or an object). ``manifest.py`` reads all of them into
+# this one shape so nothing downstream has to know the spellings.
 
 from __future__ import annotations
 
@@ -34,9 +32,9 @@ class Module:
 
     @property
     def manifest(self) -> dict:
-        """The raw manifest. A module remembered from an earlier run is built without it and
-        reads it on first use: most runs need only the fields above, and 10,000 manifests are
-        40 MB of JSON."""
+        """The raw manifest."""
+        # Most runs need only the fields above, and the manifests of a large repository are a lot
+        # of JSON (see docs/PERFORMANCE.md).
         if self.raw is None:
             data = orjson.loads(Path(self.source).read_bytes()) if self.source else {}
             object.__setattr__(self, "raw", data if isinstance(data, dict) else {})

@@ -1,11 +1,9 @@
-"""T4's one rule for module names: what a name may hold before it becomes a task, a file or text.
-
-A name reaches task names (``coverage:<name>``), file names (``.t4/results/coverage/<name>.json``,
-``<badges>/<name>/coverage.svg``), Markdown, Python and YAML. The schema's pattern (an importable
-dotted name) is the convention, and a violation is only a schema problem because real manifests
-use hyphens; the rule here is the hard floor: a name that breaks it is unusable (no tasks, no
-result files, no badges).
-"""
+"""T4's one rule for module names: what a name may hold before it becomes a task, a file or text."""
+# A name reaches task names (``coverage:<name>``), file names
+# (``.t4/results/coverage/<name>.json``, ``<badges>/<name>/coverage.svg``), Markdown, Python and
+# YAML. The schema's pattern (an importable dotted name) is the convention, and a violation is only
+# a schema problem because real manifests use hyphens; the rule here is the hard floor: a name that
+# breaks it is unusable (no tasks, no result files, no badges).
 
 from __future__ import annotations
 

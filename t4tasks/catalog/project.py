@@ -1,8 +1,6 @@
-"""Everything T4 knows about one target repository, loaded once per process.
-
-Task creators, gates and the CLI all ask the same ``Project`` so a run lists the repository,
-parses each manifest and resolves each module exactly once.
-"""
+"""Everything T4 knows about one target repository, loaded once per process."""
+# Task creators, gates and the CLI all ask the same ``Project`` so a run lists the repository,
+# parses each manifest and resolves each module exactly once.
 
 from __future__ import annotations
 
@@ -36,8 +34,8 @@ class Project:
 
     @classmethod
     def load(cls, root: Path) -> "Project":
-        """The repository's configuration and file listing; manifests are parsed on first use
-        (an up-to-date run at 10,000 modules can decide from ``key`` alone)."""
+        """The repository's configuration and file listing; manifests are parsed on first use."""
+        # An up-to-date run can decide from ``key`` alone (see docs/PERFORMANCE.md).
         root = root.resolve()
         cfg = config_mod.load(root)
         leaving = paths.check_outputs(root, [cfg.generated_dir, cfg.ledger_dir, cfg.trends_dir, cfg.state_dir,
@@ -57,16 +55,19 @@ class Project:
 
     @functools.cached_property
     def key(self) -> str:
-        """One id for everything the modules and the registry are made of: the listing, every
-        manifest's content, the configuration and T4's own code. Equal keys, equal modules."""
+        """One id for everything the modules and the registry are made of."""
+        # The listing, every manifest's content, the configuration and T4's own code.
+        #
+        # Equal keys, equal modules.
         return memo.key("project/1", memo.code_id(), self.listing.digest, self.config.digest(),
                         memo.file_parts(self.root, self.manifest_paths))
 
     @functools.cached_property
     def _parsed(self) -> tuple[list[Module], list[Module], list[Problem]]:
         # Parsing builds one dict tree per manifest and nothing cyclic: the cyclic garbage
-        # collector would only re-traverse them, again and again (~40 % of a 10,000-module
-        # load). Pause it, then freeze what was loaded so later collections skip it too.
+        # collector would only re-traverse them, again and again (a large share of a large
+        # repository's load; see docs/PERFORMANCE.md). Pause it, then freeze what was loaded so
+        # later collections skip it too.
         enabled = gc.isenabled()
         gc.disable()
         try:
@@ -103,8 +104,9 @@ class Project:
         return {m.name: m for m in self.modules}
 
     def remember(self, key: tuple, compute: Callable[[], T]) -> T:
-        """``compute()``, once per process for ``key``. A key names the versions of the files the
-        value is made from (their stat), so the value is recomputed when one of them changes."""
+        """``compute()``, once per process for ``key``."""
+        # A key names the versions of the files the value is made from (their stat), so the value
+        # is recomputed when one of them changes.
         remembered = self.__dict__.setdefault("_remembered", {})
         if key not in remembered:
             remembered[key] = compute()
@@ -119,14 +121,14 @@ class Project:
         return self._manifest_checks(placeholders=False)
 
     def all_problems(self) -> list[Problem]:
-        """Every manifest problem: unusable manifests first-class, schema violations and
-        placeholders (an owner or description still ``TODO``) too."""
+        """Every manifest problem: unusable manifests first, then schema violations and placeholders."""
+        # A placeholder is an owner or description still ``TODO``.
         return sorted(self.problems + self._manifest_checks(placeholders=True))
 
     def _manifest_checks(self, placeholders: bool) -> list[Problem]:
-        """Validation costs about a millisecond per manifest, so results are remembered by the
-        manifest's content (and T4's code, schema included): only changed manifests are read and
-        validated again."""
+        """Manifest problems, remembered by each manifest's content and T4's code (schema included)."""
+        # Validation is not free per manifest (see docs/PERFORMANCE.md): only changed manifests are
+        # read and validated again.
         remembered = self.memo("manifest-checks")
         found: list[Problem] = []
         for module, registered in [*((m, True) for m in self.modules), *((m, False) for m in self.duplicates)]:
@@ -152,8 +154,8 @@ class Project:
 
     @functools.cached_property
     def claims_digest(self) -> str:
-        """One id for where every module lives and which folders it claims: what decides which
-        files are whose (a manifest edit that moves tests changes it, a description edit does not)."""
+        """One id for where every module lives and which folders it claims: what decides which files are whose."""
+        # A manifest edit that moves tests changes it, a description edit does not.
         return memo.key(self._module_paths, self._claims)
 
     def nested_paths(self, module: Module) -> list[str]:
@@ -162,7 +164,7 @@ class Project:
         paths = self._module_paths
         found = []
         # an index walk from the bisection point: islice(paths, start, None) would step through
-        # the first ``start`` items on every call, quadratic over 10,000 modules
+        # the first ``start`` items on every call, quadratic over every module
         for i in range(bisect.bisect_left(paths, prefix), len(paths)):
             path = paths[i]
             if not path.startswith(prefix):
@@ -180,8 +182,9 @@ class Project:
         return sorted(claims)
 
     def foreign_paths(self, module: Module, folder: str) -> list[str]:
-        """Paths strictly inside ``folder`` that other modules claim: ``tests/a/b`` inside module
-        ``a``'s ``tests/a`` belongs to ``a.b``, so it is neither ``a``'s input nor ``a``'s tests."""
+        """Paths strictly inside ``folder`` that other modules claim."""
+        # ``tests/a/b`` inside module ``a``'s ``tests/a`` belongs to ``a.b``, so it is neither
+        # ``a``'s input nor ``a``'s tests.
         prefix = "" if folder == "." else folder + "/"
         claims = self._claims
         found = []
@@ -205,8 +208,8 @@ class Project:
         return [posixpath.normpath(d) for d in (cfg.generated_dir, cfg.ledger_dir, cfg.trends_dir, cfg.state_dir)]
 
     def excluded_paths(self, module: Module) -> list[str]:
-        """Folders inside ``module`` whose files are not its own: nested modules and T4's outputs
-        (a module at the root must not count its generated registry as docs or inputs)."""
+        """Folders inside ``module`` whose files are not its own: nested modules and T4's outputs."""
+        # A module at the root must not count its generated registry as docs or inputs.
         return sorted(set(self.nested_paths(module) + self.output_paths))
 
     def memo(self, name: str) -> memo.Memo:
@@ -225,9 +228,10 @@ class Project:
 
 def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileListing,
                   manifest_paths: list[str]) -> list[tuple[Module | None, list[Problem]]]:
-    """Each manifest as a Module (or None) and its problems. A manifest's Module depends on its
-    content, the listing (which of its paths exist) and the configuration, so it is remembered
-    under the state folder by those: a run after a one-manifest change parses one manifest."""
+    """Each manifest as a Module (or None) and its problems."""
+    # A manifest's Module depends on its content, the listing (which of its paths exist) and the
+    # configuration, so it is remembered under the state folder by those: a run after a
+    # one-manifest change parses one manifest.
     remembered = memo.Memo(root / cfg.state_dir / "memo" / "modules.json")
     resolver: list[manifest.PathResolver] = []  # built on the first miss: it indexes every folder
 
@@ -257,13 +261,13 @@ def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileLis
 
 
 def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module], list[Problem]]:
-    """Names equal (or equal but for case) collide: the manifest that holds measurements (an
-    observed block, written only from the ledgers) keeps the name, else the first by path.
-
-    So a new folder that sorts earlier cannot take over a measured module's name and history.
-    Later claimants stay visible in the registry (nothing is silently dropped) but get no
-    per-module tasks, since ``coverage:<name>`` would be ambiguous.
-    """
+    """Names equal (or equal but for case) collide."""
+    # The manifest that holds measurements (an observed block, written only from the ledgers) keeps
+    # the name, else the first by path.
+    #
+    # So a new folder that sorts earlier cannot take over a measured module's name and history.
+    # Later claimants stay visible in the registry (nothing is silently dropped) but get no
+    # per-module tasks, since ``coverage:<name>`` would be ambiguous.
     groups: dict[str, list[Module]] = {}
     for module in sorted(modules, key=lambda m: m.manifest_path):
         groups.setdefault(module.name.casefold(), []).append(module)

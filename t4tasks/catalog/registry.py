@@ -1,9 +1,7 @@
-"""``MODULE_REGISTRY.json``: every registered module in one deterministic file.
-
-The registry is a pure function of the manifests, the file listing and the configuration: same
-inputs, same bytes (sorted keys, no wall clock), so a rerun changes nothing and a diff in review
-shows only real changes.
-"""
+"""``MODULE_REGISTRY.json``: every registered module in one deterministic file."""
+# The registry is a pure function of the manifests, the file listing and the configuration: same
+# inputs, same bytes (sorted keys, no wall clock), so a rerun changes nothing and a diff in review
+# shows only real changes.
 
 from __future__ import annotations
 
@@ -26,14 +24,14 @@ DOC_SUFFIXES = (".md", ".me", ".rst")
 
 
 def manifest_digest(module: Module) -> str:
-    """Content digest of a manifest, insensitive to key order, formatting and observations
-    (recording a measurement must not make the registry stale)."""
+    """Content digest of a manifest, insensitive to key order, formatting and observations."""
+    # Recording a measurement must not make the registry stale.
     return hashlib.sha256(orjson.dumps(observed.strip(module.manifest), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def docs_of(listing: FileListing, module: Module, excluded: list[str], patterns: tuple[str, ...] = ()) -> list[str]:
-    """Doc files at the top of the module folder and anywhere in its docs folder, plus those the
-    ``[tool.t4] doc_patterns`` place outside it (``docs/{name}.rst``)."""
+    """Doc files of a module: in its folder, its docs folder, and where ``doc_patterns`` place them."""
+    # ``[tool.t4] doc_patterns`` may place them outside the folder (``docs/{name}.rst``).
     top = "" if module.path == "." else module.path
     docs_dirs = {posixpath.join(module.path, "docs") if module.path != "." else "docs"}
     if module.docs_path and module.docs_path != module.path:
@@ -50,8 +48,9 @@ def docs_of(listing: FileListing, module: Module, excluded: list[str], patterns:
 
 
 def entry(module: Module, docs: list[str], duplicate_of: str | None = None, default_lane: str | None = None) -> dict:
-    """A module's registry entry; a module whose manifest names no lane says which configured
-    lane's target it gets (``default_lane``)."""
+    """A module's registry entry."""
+    # A module whose manifest names no lane says which configured lane's target it gets
+    # (``default_lane``).
     item = {
         "name": module.name,
         "path": module.path,
@@ -82,9 +81,8 @@ def of(project: Project) -> dict:
 
 
 def build(project: Project) -> dict:
-    """The registry document for a project. Entries are remembered across runs by what they are
-    made of (the manifest's content, the listing, where modules live, the configuration), so a
-    one-manifest change at 10,000 modules rebuilds one entry."""
+    """The registry document for a project."""
+    # So a one-manifest change rebuilds one entry (see docs/PERFORMANCE.md).
     listing = project.listing
     remembered = project.memo("registry")
     shared = memo.key(listing.digest, project.config.digest(), project.claims_digest) if remembered.enabled else ""

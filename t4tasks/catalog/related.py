@@ -53,8 +53,8 @@ def _ident_tokens(ident: str) -> tuple[str, ...]:
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercase words of ≥ 3 letters without stopwords; identifiers also split into their words
-    (``create_invoice``/``createInvoice`` → ``create``, ``invoice``, ``create_invoice``)."""
+    """Lowercase words of ≥ 3 letters without stopwords; identifiers also split into their words."""
+    # ``create_invoice``/``createInvoice`` → ``create``, ``invoice``, ``create_invoice``.
     return [t for ident in _IDENT.findall(_URL.sub(" ", text)) for t in _ident_tokens(ident)]
 
 
@@ -68,11 +68,10 @@ DENSE_SHARE = 0.05   # terms in more than 5% of modules go through a dense matri
 
 
 def _similarities(counts: list[Counter]) -> np.ndarray:
-    """Cosine similarities of the TF-IDF vectors (sublinear tf, smoothed idf), n × n.
-
-    Exact, in two parts: terms shared by many modules through a dense matrix product, the long
-    tail of rarer shared terms as explicit pair products (a term in d modules costs d² products,
-    where a dense column costs n²). Terms of one module only add to its norm."""
+    """Cosine similarities of the TF-IDF vectors (sublinear tf, smoothed idf), n × n."""
+    # Exact, in two parts: terms shared by many modules through a dense matrix product, the long
+    # tail of rarer shared terms as explicit pair products (a term in d modules costs d² products,
+    # where a dense column costs n²). Terms of one module only add to its norm.
     import numpy as np  # on first use: every `t4` run builds the registry, few need numpy
 
     n = len(counts)
@@ -121,9 +120,10 @@ def _similarities(counts: list[Counter]) -> np.ndarray:
 
 
 def see_also(docs_by_module: dict[str, str], k: int = 3, min_score: float = 0.1) -> dict[str, list[str]]:
-    """For each module, up to ``k`` other modules whose text is most similar (TF-IDF with
-    sublinear tf and smoothed idf, cosine similarity), best first, only those scoring above
-    ``min_score``; equal scores (to 6 decimals) are ordered by name. Independent of dict order."""
+    """For each module, up to ``k`` other modules whose text is most similar, best first."""
+    # TF-IDF with sublinear tf and smoothed idf, cosine similarity; only those scoring above
+    # ``min_score``; equal scores (to 6 decimals) are ordered by name.
+    # Independent of dict order.
     names = sorted(docs_by_module)
     n = len(names)
     result: dict[str, list[str]] = {name: [] for name in names}

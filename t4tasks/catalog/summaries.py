@@ -1,12 +1,11 @@
-"""Module summaries and "see also": one line per module, and its nearest neighbours by content.
-
-The summary is the first paragraph of the package docstring (read with ``ast``, never imported),
-else the README's first prose paragraph, else "". "See also" ranks the other modules by TF-IDF
-cosine similarity of summary + README + public names, computed here with numpy: no network, no
-model. Everything is a pure function of the files: same inputs, same output, whatever the order of
-the registry or of a dict, so the registry that carries the result stays byte-identical on reruns.
-Unreadable, non-UTF-8 or unparsable files count as absent: nothing here raises on bad input.
-"""
+"""Module summaries and "see also": one line per module, and its nearest neighbours by content."""
+# The summary is the first paragraph of the package docstring (read with ``ast``, never imported),
+# else the README's first prose paragraph, else "". "See also" ranks the other modules by TF-IDF
+# cosine similarity of summary + README + public names, computed here with numpy: no network, no
+# model. Everything is a pure function of the files: same inputs, same output, whatever the order
+# of the registry or of a dict, so the registry that carries the result stays byte-identical on
+# reruns. Unreadable, non-UTF-8 or unparsable files count as absent: nothing here raises on bad
+# input.
 
 from __future__ import annotations
 
@@ -180,8 +179,10 @@ def _is_markup_only(line: str) -> bool:
 
 
 def readme_blocks(text: str) -> list[tuple[str, str]]:
-    """The README as (kind, text) blocks: kind is "prose", "heading", "code", "list", "quote",
-    "table", "markup" or "directive". Front matter and HTML comments are gone."""
+    """The README as (kind, text) blocks."""
+    # Kind is "prose", "heading", "code", "list", "quote", "table", "markup" or "directive".
+    #
+    # Front matter and HTML comments are gone.
     lines = _strip_front_matter(_strip_comments(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n"))
     blocks: list[tuple[str, str]] = []
     para: list[str] = []
@@ -241,9 +242,12 @@ def readme_blocks(text: str) -> list[tuple[str, str]]:
 
 
 def rst_summary(text: str) -> str:
-    """The first prose paragraph of reStructuredText, parsed by docutils: titles, directives (badges,
-    images and their options), comments and field lists are never prose. Nothing is included or run:
-    file insertion and raw output are off, and the parser reports nothing."""
+    """The first prose paragraph of reStructuredText, parsed by docutils."""
+    # Titles, directives (badges, images and their options), comments and field lists are never
+    # prose.
+    #
+    # Nothing is included or run: file insertion and raw output are off, and the parser reports
+    # nothing.
     from docutils import nodes  # on first use: only .rst files and RST docstrings need it
     from docutils.core import publish_doctree
 
@@ -269,8 +273,8 @@ def rst_summary(text: str) -> str:
 
 
 def readme_summary(text: str | None, rst: bool = False) -> str:
-    """The first prose paragraph of a README (a leading blockquote tagline counts as prose);
-    ``rst``: the README is reStructuredText, read by docutils."""
+    """The first prose paragraph of a README; a leading blockquote tagline counts as prose."""
+    # ``rst``: the README is reStructuredText, read by docutils.
     if not text:
         return ""
     if rst:
@@ -285,8 +289,8 @@ def readme_summary(text: str | None, rst: bool = False) -> str:
 
 
 def _readme_of(docs: list[str], name: str | None = None) -> str | None:
-    """The shallowest README among a module's docs (the module's own before docs/README.md); else
-    a doc named after the module (``docs/{name}.rst``, ``doc/reference/{name_path}.rst``)."""
+    """The shallowest README among a module's docs (the module's own before docs/README.md)."""
+    # Else a doc named after the module (``docs/{name}.rst``, ``doc/reference/{name_path}.rst``).
     readmes = [d for d in docs if posixpath.basename(d).lower().split(".")[0] == "readme"]
     if not readmes and name:
         stem = name.rsplit(".", 1)[-1].lower()
@@ -360,8 +364,9 @@ def names_of(tree: ast.Module | None) -> list[str]:
 
 
 def public_names(root: Path, code_path: str) -> list[str]:
-    """Top-level public names of ``<code_path>/__init__.py``: ``__all__`` when it is a literal
-    list/tuple of strings, else functions, classes and assignments not starting with "_"."""
+    """Top-level public names of ``<code_path>/__init__.py``."""
+    # ``__all__`` when it is a literal list/tuple of strings, else functions, classes and
+    # assignments not starting with "_".
     return names_of(_parse_init(Path(root), code_path))
 
 
@@ -387,9 +392,10 @@ def _module_text(root: Path, entry: dict) -> list[str]:
 
 
 def _content_key(root: Path, entry: dict, listing: FileListing) -> str:
-    """What ``_module_text`` reads, as content ids. A file the listing does not hold as a regular
-    file is never read (``_inside`` refuses what is not a file or escapes by a link), so it keys
-    as absent: the listing already says what ``_inside`` would check."""
+    """What ``_module_text`` reads, as content ids."""
+    # A file the listing does not hold as a regular file is never read (``_inside`` refuses what is
+    # not a file or escapes by a link), so it keys as absent: the listing already says what
+    # ``_inside`` would check.
     parts: list[str] = []
     for relpath in (_init_path(entry.get("code")), _readme_of(list(entry.get("docs") or ()), entry.get("name"))):
         readable = relpath and relpath in listing.file_set and relpath not in listing.symlinks
@@ -410,9 +416,11 @@ def of(project: Project) -> dict:
 
 def build(root: Path, registry: dict, listing: FileListing | None = None,
           remembered: memo.Memo | None = None) -> dict[str, dict]:
-    """``{module name: {"summary": str, "see_also": [names]}}`` for a registry document (or its
-    list of entries; duplicates are skipped). Reads each module's ``__init__.py`` and README;
-    with a listing and a memo, only those whose content changed since the memo was saved."""
+    """``{module name: {"summary": str, "see_also": [names]}}`` for a registry document."""
+    # Or its list of entries; duplicates are skipped.
+    #
+    # Reads each module's ``__init__.py`` and README; with a listing and a memo, only those whose
+    # content changed since the memo was saved.
     root = Path(root)
     summaries: dict[str, str] = {}
     texts: dict[str, str] = {}
@@ -442,9 +450,9 @@ def document(root: Path, registry: dict, listing: FileListing | None = None,
 
 
 def view(registry: dict | list) -> list[list]:
-    """What the summaries read of a registry: each module's name, code folder and docs. Not its
-    description, owner or lane: editing those leaves the summaries as they were, and their task
-    up to date."""
+    """What the summaries read of a registry: each module's name, code folder and docs."""
+    # Not its description, owner or lane: editing those leaves the summaries as they were, and
+    # their task up to date.
     return [[e["name"], e.get("code"), e.get("docs")] for e in _modules(registry)]
 
 

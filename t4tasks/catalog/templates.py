@@ -1,9 +1,7 @@
-"""Jinja2 templates: the target repository's ``templates/`` first (users customise), then T4's.
-
-T4's own templates live in the top-level ``templates/`` folder of its source tree, which the wheel
-ships as ``t4tasks/templates``; both places are looked up so an editable install and a wheel
-behave the same.
-"""
+"""Jinja2 templates: the target repository's ``templates/`` first (users customise), then T4's."""
+# T4's own templates live in the top-level ``templates/`` folder of its source tree, which the
+# wheel ships as ``t4tasks/templates``; both places are looked up so an editable install and a
+# wheel behave the same.
 
 from __future__ import annotations
 

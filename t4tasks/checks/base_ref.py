@@ -40,8 +40,9 @@ _HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 
 def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
-    """The lines of each file added or changed since the merge base of ``commit`` and HEAD, in
-    the working tree as it is (committed, staged and unstaged); an untracked file counts whole."""
+    """The lines of each file added or changed since the merge base of ``commit`` and HEAD."""
+    # In the working tree as it is (committed, staged and unstaged); an untracked file counts
+    # whole.
     base = _git(root, "merge-base", commit, "HEAD").decode().strip()
     diff = _git(root, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, "--")
     found: dict[str, set[int]] = {}

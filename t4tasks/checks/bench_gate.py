@@ -1,10 +1,8 @@
-"""The bench gate: does each benchmarked module meet its SLA, without regressing?
-
-A module fails when its latest benchmark run did not pass, its p95/p99 misses the manifest's
-latency target, a benchmark regressed against earlier runs on the same environment fingerprint
-(slower beyond the configured threshold AND significant), it was never measured, or its
-observation is stale (code or benchmarks changed since).
-"""
+"""The bench gate: does each benchmarked module meet its SLA, without regressing?"""
+# A module fails when its latest benchmark run did not pass, its p95/p99 misses the manifest's
+# latency target, a benchmark regressed against earlier runs on the same environment fingerprint
+# (slower beyond the configured threshold AND significant), it was never measured, or its
+# observation is stale (code or benchmarks changed since).
 
 from __future__ import annotations
 

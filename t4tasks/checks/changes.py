@@ -1,11 +1,10 @@
-"""Which modules changed since a git ref: committed, staged, unstaged and untracked changes.
-
-Used by ``--changed-since REF`` so a pull request gates only the modules it touches: those whose
-inputs (their measurement key: code, tests, benchmarks, the files their runs imported, the
-manifest without its observed blocks) changed. T4's own writes (observed blocks, ledgers, generated
-files) change no module. A change to a shared file (root ``conftest.py``, ``pyproject.toml``,
-configured globals) can change any module's behaviour, so it marks every module changed.
-"""
+"""Which modules changed since a git ref: committed, staged, unstaged and untracked changes."""
+# Used by ``--changed-since REF`` so a pull request gates only the modules it touches: those whose
+# inputs (their measurement key: code, tests, benchmarks, the files their runs imported, the
+# manifest without its observed blocks) changed. T4's own writes (observed blocks, ledgers,
+# generated files) change no module. A change to a shared file (root ``conftest.py``,
+# ``pyproject.toml``, configured globals) can change any module's behaviour, so it marks every
+# module changed.
 
 from __future__ import annotations
 
@@ -67,8 +66,8 @@ def _ours(project: Project, path: str) -> bool:
 
 
 def _manifest_changed(root: Path, ref: str, path: str) -> bool:
-    """Whether the manifest differs from its version at the merge base with ``ref`` in more than
-    its observed blocks (which T4 writes after each measurement)."""
+    """Whether the manifest differs from its merge-base version in more than its observed blocks."""
+    # The merge base with ``ref``; T4 writes the observed blocks after each measurement.
     def load(args: list[str]) -> dict | None:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
         try:

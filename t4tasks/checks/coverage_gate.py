@@ -1,10 +1,8 @@
-"""The coverage gate: is each module's latest observation fresh, passing and on target?
-
-Target: ``testing.coverage_target`` from the manifest, else the lane's target. A module fails the
-gate when it is below target, has tests but no observation, has a stale observation (its code or
-tests changed since), or its last test run did not pass. ``ratchet`` also fails a module whose
-coverage dropped below its previous recorded value.
-"""
+"""The coverage gate: is each module's latest observation fresh, passing and on target?"""
+# Target: ``testing.coverage_target`` from the manifest, else the lane's target. A module fails the
+# gate when it is below target, has tests but no observation, has a stale observation (its code or
+# tests changed since), or its last test run did not pass. ``ratchet`` also fails a module whose
+# coverage dropped below its previous recorded value.
 
 from __future__ import annotations
 
@@ -84,9 +82,9 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, 
 
 
 def _no_tests(module: Module, observed: float | None, target: float | None, entries: list[dict]) -> Verdict:
-    """No tests: passes when the manifest says so, or when nothing asks for them (no target, or
-    only the lane's target for a module never measured with tests); fails otherwise, so deleting
-    a failing module's tests never turns the gate green."""
+    """No tests: passes when the manifest says so or nothing asks for them; fails otherwise."""
+    # Nothing asks for them: no target, or only the lane's target for a module never measured with
+    # tests. Failing otherwise means deleting a failing module's tests never turns the gate green.
     if module.no_tests:
         return Verdict(module.name, observed, target, "no_tests", "the manifest declares testing.no_tests")
     had_tests = any(records.status_of(e) != "no_tests" for e in entries)

@@ -1,15 +1,13 @@
-"""Docs quality: front matter, relative links and anchors, required docs per module.
-
-Pure functions over the files on disk and the repository's file listing; the doit task around them
-lives elsewhere. Like every gate, they never raise on bad input: a non-UTF-8 file, broken YAML or a
-dead link each become one ``Problem`` naming the file and line, and the other files are still
-checked.
-
-Links are resolved the way GitHub renders them, because that is where people click them:
-relative to the linking file's folder (a leading ``/`` means the repository root), anchors against
-GitHub's heading slugs, and a file counts as existing only if it is in the listing (a link to an
-ignored or untracked-and-excluded file is dead for everyone else).
-"""
+"""Docs quality: front matter, relative links and anchors, required docs per module."""
+# Pure functions over the files on disk and the repository's file listing; the doit task around
+# them lives elsewhere. Like every gate, they never raise on bad input: a non-UTF-8 file, broken
+# YAML or a dead link each become one ``Problem`` naming the file and line, and the other files are
+# still checked.
+#
+# Links are resolved the way GitHub renders them, because that is where people click them: relative
+# to the linking file's folder (a leading ``/`` means the repository root), anchors against
+# GitHub's heading slugs, and a file counts as existing only if it is in the listing (a link to an
+# ignored or untracked-and-excluded file is dead for everyone else).
 
 from __future__ import annotations
 
@@ -70,8 +68,8 @@ def _validator():
 
 @dataclass
 class _Repo:
-    """The repository as one run sees it, with what is worth computing once per run rather than
-    once per link: a heavily linked doc's anchors, and whether a linked path really stays inside."""
+    """The repository as one run sees it, with what is worth computing once per run, not per link."""
+    # That is a heavily linked doc's anchors, and whether a linked path really stays inside.
 
     root: Path
     all_files: frozenset[str]
@@ -80,8 +78,7 @@ class _Repo:
     inside: dict[str, bool] = field(default_factory=dict)
 
     def parse(self, relpath: str) -> dict:
-        """What one file says by itself (its own problems, links, anchors), once per run, and
-        from the memo when the file's content is unchanged since the memo was saved."""
+        """What one file says by itself (its problems, links, anchors), once per run, memoised by content."""
         if relpath not in self.parsed:
             if self.remembered is None:
                 self.parsed[relpath] = _parse(self.root, relpath)
@@ -104,9 +101,9 @@ class _Repo:
 
 def check(root: Path, files: list[str], all_files: frozenset[str],
           remembered: memo.Memo | None = None) -> list[Problem]:
-    """Every problem in ``files`` (repo-relative Markdown paths), sorted by file and line.
-    With a memo, a file whose content did not change is not parsed again; its links are still
-    resolved against today's listing and today's anchors of the files they point to."""
+    """Every problem in ``files`` (repo-relative Markdown paths), sorted by file and line."""
+    # With a memo, a file whose content did not change is not parsed again; its links are still
+    # resolved against today's listing and today's anchors of the files they point to.
     repo = _Repo(root, all_files, remembered)
     problems = [problem for relpath in files for problem in _check_file(repo, relpath)]
     return sorted(problems, key=lambda p: (p.path, p.line or 0, p.message))
@@ -119,12 +116,13 @@ def check_file(root: Path, relpath: str, all_files: frozenset[str]) -> list[Prob
 
 def required_docs(module_path: str, required: tuple[str, ...], all_files: frozenset[str],
                   name: str | None = None) -> list[Problem]:
-    """One problem per required doc missing from the module folder (or, for a pattern with a
-    placeholder such as ``doc/reference/{name_path}.rst``, from where the pattern puts it).
-
-    Names match case-insensitively, like the scaffolder's collision check: otherwise a module with
-    ``readme.md`` would be reported forever while ``scaffold_docs`` refuses to add ``README.md``.
-    """
+    """One problem per required doc missing from the module folder."""
+    # Or, for a pattern with a placeholder such as ``doc/reference/{name_path}.rst``, from where
+    # the pattern puts it.
+    #
+    # Names match case-insensitively, like the scaffolder's collision check: otherwise a module
+    # with ``readme.md`` would be reported forever while ``scaffold_docs`` refuses to add
+    # ``README.md``.
     present = _casefolded(all_files)
     wanted = [module_doc_path(module_path, name or posixpath.basename(module_path), doc) for doc in required]
     return [Problem(module_path, f"required doc missing: {relpath}")
@@ -142,10 +140,13 @@ def _check_file(repo: _Repo, relpath: str) -> list[Problem]:
 
 
 def _parse(root: Path, relpath: str) -> dict:
-    """``{"problems": [[line, message]], "links": [[line, target]], "anchors": [...]}`` of one
-    file, from its content alone (JSON-shaped, so a memo can keep it). A file that cannot be read
-    or decoded has one problem and no links; its anchors are read leniently, since an undecodable
-    byte is its own file's problem, not that of a file linking to one of its headings."""
+    """``{"problems": [[line, message]], "links"."""
+    # [[line, target]], "anchors": [...]}`` of one file, from its content alone (JSON-shaped, so a
+    # memo can keep it).
+    #
+    # A file that cannot be read or decoded has one problem and no links; its anchors are read
+    # leniently, since an undecodable byte is its own file's problem, not that of a file linking to
+    # one of its headings.
     try:
         raw = (root / relpath).read_bytes()
     except OSError as exc:
@@ -182,8 +183,9 @@ def _front_matter_end(lines: list[str]) -> int | None:
 
 @functools.cache
 def _loader_class():
-    """PyYAML's safe loader without aliases: ``*a`` can make a 459-byte document expand to
-    gigabytes (or refer to itself), and front matter has no use for them."""
+    """PyYAML's safe loader without aliases."""
+    # ``*a`` can make a tiny document expand enormously (or refer to itself), and front
+    # matter has no use for them.
     import yaml
 
     class NoAliasLoader(yaml.SafeLoader):
@@ -248,8 +250,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _markdown_lines(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for body lines GitHub renders as Markdown: not inside a fenced
-    code block, not inside an HTML comment block (``<!-- ... -->`` opening a line)."""
+    """(1-based line number, line) for body lines GitHub renders as Markdown."""
+    # Not inside a fenced code block, not inside an HTML comment block (``<!-- ... -->`` opening a
+    # line).
     fence = ""
     in_comment = False
     for index in range(start, len(lines)):
@@ -324,8 +327,10 @@ def _anchor_set(lines: list[str], start: int) -> frozenset[str]:
 
 
 def _slug(heading: str) -> str:
-    """GitHub's slug of a heading's rendered text: lowercase, punctuation dropped, each space
-    becomes '-' (not collapsed). Code spans keep their content verbatim, so ``__init__`` survives."""
+    """GitHub's slug of a heading's rendered text: lowercase, punctuation dropped, each space becomes '-'."""
+    # Not collapsed.
+    #
+    # Code spans keep their content verbatim, so ``__init__`` survives.
     parts = []
     position = 0
     for span in CODE_SPAN.finditer(heading):
@@ -337,8 +342,9 @@ def _slug(heading: str) -> str:
 
 
 def _rendered(markdown: str) -> str:
-    """Inline Markdown (outside code) reduced to its visible text: links and images to their
-    text, HTML tags and '_' emphasis markers gone ('*' markers are punctuation, dropped anyway)."""
+    """Inline Markdown (outside code) reduced to its visible text."""
+    # Links and images to their text, HTML tags and '_' emphasis markers gone ('*' markers are
+    # punctuation, dropped anyway).
     return UNDERSCORE_EMPHASIS.sub(r"\2", HTML_TAG.sub("", LINK_TEXT.sub(r"\1", markdown)))
 
 

@@ -1,17 +1,16 @@
-"""Ledger consistency: every observation a manifest shows is backed by an untouched ledger record.
-
-A manifest's observed blocks are what people read and what gates score, but only the ledger is the
-audit trail. So each observed value must equal one ledger record of its module exactly: same value,
-same timestamp, same input digest. Equality is exact on purpose: a tolerance window would accept a
-value copied by hand next to a real measurement. Three views catch three kinds of tampering:
-
-- ``check_observations``: the working tree's manifests against the ledgers (a hand-edited value, a
-  value with no record, a record deleted after the fact);
-- ``check_chains``: the ledgers' hash chains and torn lines (a record edited or deleted);
-- ``check_git_range``: history, for CI. Each commit that changes an observed block must add the
-  matching ledger line in the same commit, and no commit may remove or rewrite a ledger line, which
-  also covers the last line of a ledger, which no hash chain protects.
-"""
+"""Ledger consistency: every observation a manifest shows is backed by an untouched ledger record."""
+# A manifest's observed blocks are what people read and what gates score, but only the ledger is
+# the audit trail. So each observed value must equal one ledger record of its module exactly: same
+# value, same timestamp, same input digest. Equality is exact on purpose: a tolerance window would
+# accept a value copied by hand next to a real measurement. Three views catch three kinds of
+# tampering:
+#
+# - ``check_observations``: the working tree's manifests against the ledgers (a hand-edited value,
+#   a value with no record, a record deleted after the fact);
+# - ``check_chains``: the ledgers' hash chains and torn lines (a record edited or deleted);
+# - ``check_git_range``: history, for CI. Each commit that changes an observed block must add the
+#   matching ledger line in the same commit, and no commit may remove or rewrite a ledger line,
+#   which also covers the last line of a ledger, which no hash chain protects.
 
 from __future__ import annotations
 
@@ -55,11 +54,9 @@ Records = dict[tuple[str, str], list[Record]]  # (kind, module) -> records, in l
 
 
 def check_observations(root: Path, manifests: dict[str, dict], ledger_dir: Path) -> list[Problem]:
-    """Report every observed value (coverage, bench) that no ledger record of its module equals.
-
-    ``manifests`` maps a manifest's repo-relative path to its parsed content. Torn ledger lines are
-    skipped here; ``check_chains`` reports them.
-    """
+    """Report every observed value (coverage, bench) that no ledger record of its module equals."""
+    # ``manifests`` maps a manifest's repo-relative path to its parsed content. Torn ledger lines
+    # are skipped here; ``check_chains`` reports them.
     records: Records = defaultdict(list)
     for kind, name in OBSERVATION_LEDGERS.items():
         path = ledger_dir / name
@@ -81,10 +78,8 @@ def check_observations(root: Path, manifests: dict[str, dict], ledger_dir: Path)
 
 
 def check_chains(ledger_dir: Path) -> list[Problem]:
-    """Report broken hash chains and unreadable lines in every ``*.ndjson`` ledger of the folder.
-
-    A broken chain means a line was edited, deleted or inserted after it was appended.
-    """
+    """Report broken hash chains and unreadable lines in every ``*.ndjson`` ledger of the folder."""
+    # A broken chain means a line was edited, deleted or inserted after it was appended.
     problems: list[Problem] = []
     for path in sorted(ledger_dir.glob("*.ndjson")):
         problems += ledger.verify_chain(path)
@@ -95,15 +90,13 @@ def check_chains(ledger_dir: Path) -> list[Problem]:
 
 def check_git_range(root: Path, rev_range: str, manifest_glob: str = "**/module.manifest.json",
                     ledger_dir_rel: str = "manifests/.ledger") -> list[Problem]:
-    """Check every commit of ``git rev-list <rev_range>``, merges included, for unrecorded observations.
-
-    A commit is compared with each of its parents (a root commit with the empty tree). A manifest's
-    observed block is reported when, against every parent, it changed and the commit did not add the
-    ledger record that equals it; so a merge is reported only for what the merge itself introduced,
-    not for what it brings in from a branch (that branch's own commit answers for it). Likewise a
-    ledger line is reported when the commit removed or rewrote it relative to every parent. ``root``
-    must be the top of the git work tree; paths are relative to it.
-    """
+    """Check every commit of ``git rev-list <rev_range>``, merges included, for unrecorded observations."""
+    # A commit is compared with each of its parents (a root commit with the empty tree). A
+    # manifest's observed block is reported when, against every parent, it changed and the commit
+    # did not add the ledger record that equals it; so a merge is reported only for what the merge
+    # itself introduced, not for what it brings in from a branch (that branch's own commit answers
+    # for it). Likewise a ledger line is reported when the commit removed or rewrote it relative to
+    # every parent. ``root`` must be the top of the git work tree; paths are relative to it.
     try:
         commits = [line.split() for line in _git(root, "rev-list", "--parents", rev_range, "--").splitlines()]
     except subprocess.CalledProcessError as exc:
@@ -172,11 +165,9 @@ def _record_values(kind: str, entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _judge(observation: Observation, module: str, records: list[Record]) -> str | None:
-    """None when a record equals the observation, else what is wrong, for a problem message.
-
-    A T4 block is joined to its record by (ts, digest), then the values must be equal; a legacy
-    block (no digest) can only be joined by (ts, value) with a legacy record (no digest either).
-    """
+    """None when a record equals the observation, else what is wrong, for a problem message."""
+    # A T4 block is joined to its record by (ts, digest), then the values must be equal; a legacy
+    # block (no digest) can only be joined by (ts, value) with a legacy record (no digest either).
     kind, shown = observation.kind, _show(observation)
     try:
         ts = ledger.format_ts(ledger.parse_ts(observation.ts, "observed_at"))
@@ -217,8 +208,8 @@ def _show_values(kind: str, values: dict[str, Any]) -> str:
 
 def _index(records: Records, label: str, entries: Iterable[dict[str, Any]], kind: str,
            edited: set[int] = frozenset()) -> None:
-    """Add the entries of one observation ledger to ``records``, keyed by (kind, module);
-    ``edited`` holds the line numbers whose hash chain is broken."""
+    """Add the entries of one observation ledger to ``records``, keyed by (kind, module)."""
+    # ``edited`` holds the line numbers whose hash chain is broken.
     for entry in entries:
         if entry[ledger.KIND] == kind:
             where = f"{label}:{entry[ledger.LINE]}" if ledger.LINE in entry else label
@@ -265,12 +256,10 @@ def _json_object(raw: bytes | None) -> dict | None:
 
 
 def _ledger_diff(root: Path, parent: str, sha: str, ledger_dir_rel: str) -> tuple[Records, set[str]]:
-    """What ``sha`` changed in the ledgers since ``parent``.
-
-    Returns the observation records it added, and one message per line it removed or rewrote. A
-    line that is removed and added back unchanged (a torn last line getting its newline) is no
-    removal.
-    """
+    """What ``sha`` changed in the ledgers since ``parent``."""
+    # Returns the observation records it added, and one message per line it removed or rewrote. A
+    # line that is removed and added back unchanged (a torn last line getting its newline) is no
+    # removal.
     diff = _git_bytes(root, "diff", "--no-color", "--no-ext-diff", "--no-renames", "--unified=0",
                       "--src-prefix=a/", "--dst-prefix=b/", parent, sha, "--", ledger_dir_rel)
     plus: dict[str, list[bytes]] = defaultdict(list)

@@ -1,5 +1,6 @@
-"""Patch coverage per module: of the executable lines changed since a base ref, how many the
-module's latest coverage measurement covers (the per-line data of ``measure.lines``)."""
+"""Patch coverage per module."""
+# Of the executable lines changed since a base ref, how many the module's latest coverage
+# measurement covers (the per-line data of ``measure.lines``).
 
 from __future__ import annotations
 

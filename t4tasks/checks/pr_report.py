@@ -1,10 +1,8 @@
-"""``t4 pr_report --base REF``: one PR comment in Markdown, the changed modules against REF.
-
-Each module whose inputs changed since REF is listed with its coverage and p95 now and its delta
-against the latest record in REF's own ledgers (read from git, no checkout). New failures,
-regressions and modules newly below target are listed first; unchanged modules are counted.
-The output depends only on the ledgers, the manifests and the diff: no clock, sorted by name.
-"""
+"""``t4 pr_report --base REF``: one PR comment in Markdown, the changed modules against REF."""
+# Each module whose inputs changed since REF is listed with its coverage and p95 now and its delta
+# against the latest record in REF's own ledgers (read from git, no checkout). New failures,
+# regressions and modules newly below target are listed first; unchanged modules are counted. The
+# output depends only on the ledgers, the manifests and the diff: no clock, sorted by name.
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
-"""Tag a validated, clean tree for production.
-
-The tag is a promise that this exact commit passed every check, so T4 refuses when the work
-tree has changes (the checks would have judged something else) or when any check fails. The
-checks run in memory: writing the report would itself dirty the tree.
-"""
+"""Tag a validated, clean tree for production."""
+# The tag is a promise that this exact commit passed every check, so T4 refuses when the work tree
+# has changes (the checks would have judged something else) or when any check fails. The checks run
+# in memory: writing the report would itself dirty the tree.
 
 from __future__ import annotations
 

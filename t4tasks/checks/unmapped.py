@@ -14,8 +14,7 @@ def _is_test_file(name: str) -> bool:
 
 
 def unmapped_test_folders(project: Project) -> list[str]:
-    """The topmost folders inside a ``tests``/``test`` folder that hold test files and lie in no
-    module's test paths, sorted."""
+    """Topmost folders in a ``tests``/``test`` folder holding test files that no module claims, sorted."""
     covered = {p for m in project.modules for p in m.test_paths} | set(project.output_paths)
     holding = sorted({folder for folder, files in project.listing.by_folder.items()
                       if TEST_FOLDER_NAMES & set(folder.split("/"))

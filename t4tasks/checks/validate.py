@@ -1,10 +1,9 @@
-"""The validation checkpoint: every check, one report, an exit code that says why.
-
-``validate`` never measures and never rewrites a manifest or a ledger: it compares what is
-recorded and generated with what the inputs say now. The list of checks is fixed, so reports are
-comparable run to run; a check with nothing to look at is ``skipped`` with a reason, never a
-silent pass. The report holds no wall-clock time, so an unchanged repository gives the same bytes.
-"""
+"""The validation checkpoint: every check, one report, an exit code that says why."""
+# ``validate`` never measures and never rewrites a manifest or a ledger: it compares what is
+# recorded and generated with what the inputs say now. The list of checks is fixed, so reports are
+# comparable run to run; a check with nothing to look at is ``skipped`` with a reason, never a
+# silent pass. The report holds no wall-clock time, so an unchanged repository gives the same
+# bytes.
 
 from __future__ import annotations
 
@@ -150,15 +149,15 @@ CHECKS: tuple[Callable[[Project], CheckResult], ...] = (
 # The checks that read only inputs (manifests, module docs, ledgers, module files): none of the
 # tasks validate waits for writes those, so they can begin as soon as the registry is known
 # (``start_checks``), on the second core while the registry, summaries and docmap are written.
-# Each group runs in a forked child (at 10,000 modules each takes about 0.6 s); the other checks
+# Each group runs in a forked child (see docs/PERFORMANCE.md); the other checks
 # compare the derived files those tasks write, in this process. The report is the same bytes
 # however they run.
 EARLY = (records.MEASURED_KINDS, ("manifests", "docs", "ledger"))  # a measured kind's check bears its name
 
 
 def run(project: Project, strict: bool = False) -> list[CheckResult]:
-    """Every check's result, in the fixed order of ``CHECKS``. With ``strict`` the checks run one
-    after another and those after a failure are skipped."""
+    """Every check's result, in the fixed order of ``CHECKS``."""
+    # With ``strict`` the checks run one after another and those after a failure are skipped.
     if strict:
         results: list[CheckResult] = []
         for check in CHECKS:

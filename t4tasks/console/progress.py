@@ -28,7 +28,7 @@ def line(kind: str, module: str, entry: dict) -> str:
 
 
 def ticker(label: str, progress_file: str) -> Callable[[float], None]:
-    """A ``tick(elapsed)`` that prints ``coverage:m 120/300 tests · 45 s · ETA 1m10s``."""
+    """A ``tick(elapsed)`` that prints the task, tests done of total, elapsed time and ETA."""
     def tick(elapsed: float) -> None:
         found = session_progress.read(progress_file)
         if found is None:
@@ -42,6 +42,6 @@ def ticker(label: str, progress_file: str) -> Callable[[float], None]:
 
 
 def clock(seconds: float) -> str:
-    """``45s`` or ``2m05s``."""
+    """Seconds as ``<s>s`` under a minute, else ``<m>m<ss>s``."""
     seconds = int(round(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

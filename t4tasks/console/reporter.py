@@ -1,4 +1,4 @@
-"""Progress for long runs: ``[12/140] coverage:memory ok 81.20% (3.1 s) · ETA 2m10s``."""
+"""Progress for long runs: tasks done of total, each task's outcome and time, and an ETA."""
 
 from __future__ import annotations
 
@@ -114,8 +114,8 @@ class ProgressReporter(ConsoleReporter):
             self.write(f"{self._progress(task.name)} {task.name} FAILED (T4 error, see below){self._eta()}\n")
 
     def _write_failure(self, result, write_exception=True):
-        """An action's error caused by its input (a bad option, a file in the way) is one line;
-        only T4's own bugs keep their traceback."""
+        """An action's error caused by its input (a bad option, a file in the way) is one line."""
+        # Only T4's own bugs keep their traceback.
         said = user_error(result["exception"].traceback)
         if said is None:
             return super()._write_failure(result, write_exception)

@@ -1,14 +1,12 @@
-"""Append-only NDJSON ledgers: the one library every T4 writer and reader goes through.
-
-A ledger is the audit trail users commit, so it is never rewritten: each entry is one line, added in
-a single ``os.write`` on an ``O_APPEND`` descriptor under an exclusive lock, then fsynced. A writer
-killed mid-write can leave at most one torn last line; readers report it (file and line) and go on,
-and the next append starts on a fresh line. Each T4 entry carries ``prev``, the sha256 of the line
-before it, so a hand edit or a deleted line shows up in ``verify_chain``.
-
-This module owns the envelope's field names; ``records`` owns the kinds, their value fields and
-the older spellings of real data (``timestamp``, ``coverage_pct``, no ``kind``), read here.
-"""
+"""Append-only NDJSON ledgers: the one library every T4 writer and reader goes through."""
+# A ledger is the audit trail users commit, so it is never rewritten: each entry is one line, added
+# in a single ``os.write`` on an ``O_APPEND`` descriptor under an exclusive lock, then fsynced. A
+# writer killed mid-write can leave at most one torn last line; readers report it (file and line)
+# and go on, and the next append starts on a fresh line. Each T4 entry carries ``prev``, the sha256
+# of the line before it, so a hand edit or a deleted line shows up in ``verify_chain``.
+#
+# This module owns the envelope's field names; ``records`` owns the kinds, their value fields and
+# the older spellings of real data (``timestamp``, ``coverage_pct``, no ``kind``), read here.
 
 from __future__ import annotations
 
@@ -46,7 +44,8 @@ ENVELOPE = (SCHEMA, KIND, MODULE, TS, TOOL, GIT_COMMIT, INPUT_DIGEST, PREV)
 
 MANIFEST_EDIT = records.MANIFEST_EDIT
 
-# filelock polls a held lock every 50 ms by default; appends hold it for about a millisecond.
+# filelock's default poll interval is far longer than an append holds the lock (see
+# docs/PERFORMANCE.md).
 _LOCK_POLL_SECONDS = 0.001
 _BLOCK = 1 << 16
 
@@ -57,10 +56,9 @@ def utc_now() -> datetime:
 
 
 def format_ts(dt: datetime, field: str = TS) -> str:
-    """ISO 8601 in UTC with microseconds and ``+00:00``: one spelling, so strings sort by time.
-
-    A naive datetime is refused rather than guessed: local time read as UTC silently shifts trends.
-    """
+    """ISO 8601 in UTC with microseconds and ``+00:00``: one spelling, so strings sort by time."""
+    # A naive datetime is refused rather than guessed: local time read as UTC silently shifts
+    # trends.
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"{field}: naive datetime {dt.isoformat()} has no UTC offset")
     return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
@@ -80,10 +78,8 @@ def parse_ts(s: Any, field: str = TS) -> datetime:
 
 
 def git_head(root: Path | str) -> str | None:
-    """The HEAD commit of the git work tree at ``root``; None outside git or with no commit yet.
-
-    Entries record it so a measurement can be traced to the code it measured.
-    """
+    """The HEAD commit of the git work tree at ``root``; None outside git or with no commit yet."""
+    # Entries record it so a measurement can be traced to the code it measured.
     try:
         done = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
@@ -105,10 +101,9 @@ def new_record(
     ts: datetime | None = None,
     git_commit: str | None = None,
 ) -> dict[str, Any]:
-    """One ledger entry: the envelope every entry carries, with ``values`` at top level.
-
-    ``input_digest`` identifies what was measured; ``append`` uses it to skip a rerun's duplicate.
-    """
+    """One ledger entry: the envelope every entry carries, with ``values`` at top level."""
+    # ``input_digest`` identifies what was measured; ``append`` uses it to skip a rerun's
+    # duplicate.
     clash = sorted(set(values) & set(ENVELOPE))
     if clash:
         raise ValueError(f"{clash[0]}: reserved ledger field cannot be a value")
@@ -125,21 +120,21 @@ def new_record(
 
 
 def append(path: Path | str, record: Mapping[str, Any]) -> bool:
-    """Append ``record`` as one line; return False when the latest entry with the same (kind,
-    module) has the same ``input_digest`` and observed the same values (``records.same_values``):
-    the run changed nothing, so nothing is written. Everything from reading the tail to fsync
-    happens under the lock, so concurrent writers keep the chain intact.
-    """
+    """Append ``record`` as one line; return False, writing nothing, when the run changed nothing."""
     path = Path(path)
     line = _checked(record)
     path.parent.mkdir(parents=True, exist_ok=True)
     _ignore_locks(path.parent)
     from filelock import FileLock  # writers only: a read-only run must not pay the import
 
+    # Everything from reading the tail to fsync happens under the lock, so concurrent writers keep
+    # the chain intact.
     with FileLock(f"{path}.lock").acquire(poll_interval=_LOCK_POLL_SECONDS):
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             previous = _latest_entry(fd, path, line[KIND], line[MODULE])
+            # nothing changed: the latest entry of this (kind, module) has the same
+            # ``input_digest`` and observed the same values (``records.same_values``)
             if (previous is not None and previous.get(INPUT_DIGEST) == line[INPUT_DIGEST]
                     and records.same_values(line[KIND], previous, line)):
                 return False
@@ -169,11 +164,9 @@ def _ignore_locks(folder: Path) -> None:
 
 
 def read(path: Path | str, problems: list[Problem] | None = None) -> Iterator[dict[str, Any]]:
-    """Stream the entries of a ledger, normalised, each with its line number in ``_line``.
-
-    A torn or malformed line is skipped and reported in ``problems`` (when given), so one bad line
-    never hides the rest of the history. Each entry is a fresh dict the caller may change.
-    """
+    """Stream the entries of a ledger, normalised, each with its line number in ``_line``."""
+    # A torn or malformed line is skipped and reported in ``problems`` (when given), so one bad
+    # line never hides the rest of the history. Each entry is a fresh dict the caller may change.
     entries, skipped = _parsed(Path(path))
     if problems is not None:
         problems.extend(skipped)
@@ -193,8 +186,8 @@ def _stat_key(path: Path) -> tuple:
 
 
 def version(path: Path | str) -> tuple:
-    """Which version of a ledger file this is (its stat), or only its path when it is missing: the
-    key of results made from it, recomputed after an append."""
+    """Which version of a ledger file this is (its stat), or only its path when it is missing."""
+    # The key of results made from it, recomputed after an append.
     try:
         return _stat_key(Path(path))
     except FileNotFoundError:
@@ -202,9 +195,9 @@ def version(path: Path | str) -> tuple:
 
 
 def preload(path: Path | str) -> None:
-    """Parse a ledger and check its chain now, in this process, so that forked children inherit
-    both (META, the gates, the ledger check and trends each read it; 10,000 lines take 0.1 s to
-    parse and as long to chain)."""
+    """Parse a ledger and check its chain now, in this process, so that forked children inherit both."""
+    # META, the gates, the ledger check and trends each read it, and parsing and chaining a long
+    # ledger is not free (see docs/PERFORMANCE.md).
     path = Path(path)
     if path.exists():
         _parsed(path)
@@ -239,8 +232,9 @@ _MEMO_LOCK = threading.Lock()   # doit's worker threads read ledgers at the same
 
 
 def _remember(memo: dict[tuple, Any], key: tuple, value: Any, keep: int = 8) -> None:
-    """Store ``value`` as the one remembered version of the file ``key[0]``: older versions of it
-    are dropped, and so are the oldest files past ``keep``, so memory stays flat in long processes."""
+    """Store ``value`` as the one remembered version of the file ``key[0]``."""
+    # Older versions of it are dropped, and so are the oldest files past ``keep``, so memory stays
+    # flat in long processes.
     with _MEMO_LOCK:
         for old in [k for k in memo if k[0] == key[0]]:
             del memo[old]
@@ -273,12 +267,11 @@ _CHAINS: dict[tuple, tuple[Problem, ...]] = {}
 
 
 def verify_chain(path: Path | str) -> list[Problem]:
-    """Report every T4 entry whose ``prev`` does not match the line before it.
-
-    The mismatch is reported on the line before the entry: that line was edited, or a line after it
-    was deleted or inserted. Older entries (no ``schema``) carry no ``prev`` and are not checked;
-    torn and malformed lines are ``read``'s to report (once), and are no link of the chain.
-    """
+    """Report every T4 entry whose ``prev`` does not match the line before it."""
+    # The mismatch is reported on the line before the entry: that line was edited, or a line after
+    # it was deleted or inserted. Older entries (no ``schema``) carry no ``prev`` and are not
+    # checked; torn and malformed lines are ``read``'s to report (once), and are no link of the
+    # chain.
     path = Path(path)
     key = _stat_key(path)
     if key in _CHAINS:
@@ -305,10 +298,8 @@ def verify_chain(path: Path | str) -> list[Problem]:
 
 
 def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``record`` ready to write, or ValueError naming the first bad field.
-
-    Datetimes become canonical UTC strings; naive ones, and a naive ``ts`` string, are refused.
-    """
+    """A copy of ``record`` ready to write, or ValueError naming the first bad field."""
+    # Datetimes become canonical UTC strings; naive ones, and a naive ``ts`` string, are refused.
     for field in (SCHEMA, KIND, MODULE, INPUT_DIGEST):
         if not isinstance(record.get(field), str) or not record[field]:
             raise ValueError(f"{field}: missing or not a non-empty string")
@@ -320,11 +311,10 @@ def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _latest_entry(fd: int, path: Path, kind: str, module: str) -> dict[str, Any] | None:
-    """The latest whole entry with this (kind, module), read from the end.
-
-    Only lines whose bytes contain the JSON-quoted module name are parsed, so an append touches a
-    few lines of a long ledger, not all of it. (Non-ASCII names may be escaped: parse every line.)
-    """
+    """The latest whole entry with this (kind, module), read from the end."""
+    # Only lines whose bytes contain the JSON-quoted module name are parsed, so an append touches a
+    # few lines of a long ledger, not all of it. (Non-ASCII names may be escaped: parse every
+    # line.)
     needle = orjson.dumps(module) if module.isascii() else b""
     default_kind = _file_kind(path)
     for raw in _reverse_lines(fd):
@@ -339,11 +329,9 @@ def _latest_entry(fd: int, path: Path, kind: str, module: str) -> dict[str, Any]
 
 
 def _reverse_lines(fd: int) -> Iterator[bytes]:
-    """The file's lines last first, without newlines, read in blocks from the end.
-
-    The first item is what follows the last newline: empty for a whole file (or an empty one), the
-    torn fragment otherwise.
-    """
+    """The file's lines last first, without newlines, read in blocks from the end."""
+    # The first item is what follows the last newline: empty for a whole file (or an empty one),
+    # the torn fragment otherwise.
     pos = os.fstat(fd).st_size
     head = b""
     while pos > 0:

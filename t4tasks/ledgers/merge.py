@@ -1,30 +1,27 @@
-"""Sharded runs: each shard's ledger records go to a fragment; ``t4 merge`` folds fragments in.
-
-A shard (``t4 coverage --shard I/N`` on one CI machine) must not append to the committed ledgers:
-N machines would each produce a different ledger. It writes its records to a **fragment**,
-``<state_dir>/fragments/<kind>-<I>of<N>.ndjson``. A fragment *is* a ledger file: the same lines,
-same fields, written with ``ledger.append`` (so it has its own ``prev`` chain, which the merge
-drops: the chain of the real ledger is recomputed on append).
-
-``merge`` then folds any number of fragments into the ledgers and manifests, deterministically:
-
-1. every fragment line is read (malformed lines are reported, never fatal), ``prev`` and the
-   reader's ``_line`` are dropped, and records that are byte-for-byte the same are kept once
-   (the same fragment given twice, or downloaded twice, counts once);
-2. records are sorted by (kind, module, ts, input_digest, content) — so the order in which the
-   fragments are given does not matter;
-3. per (kind, module), a record is skipped as **stale** when it is not newer than the entry the
-   ledger already has for that module (merging the same fragments again appends nothing; an old
-   fragment never overrides a newer measurement), and as a **duplicate** when its input digest
-   equals the latest entry's (``ledger.append``'s own rule: an unchanged module measured again);
-   the rest are appended with ``ledger.append``, which keeps the hash chain;
-4. each module's manifest observed block is set from the ledger's latest entry for it, exactly
-   as ``record.py`` does after a measurement, and only written when it differs.
-
-Deduplication is against the ledger's *latest* entry per module, not its whole history, on
-purpose: a module reverted to an earlier state has an earlier input digest, and its new
-measurement must become the latest one (as in an unsharded run).
-"""
+"""Sharded runs: each shard's ledger records go to a fragment; ``t4 merge`` folds fragments in."""
+# A shard (``t4 coverage --shard I/N`` on one CI machine) must not append to the committed ledgers:
+# N machines would each produce a different ledger. It writes its records to a **fragment**,
+# ``<state_dir>/fragments/<kind>-<I>of<N>.ndjson``. A fragment *is* a ledger file: the same lines,
+# same fields, written with ``ledger.append`` (so it has its own ``prev`` chain, which the merge
+# drops: the chain of the real ledger is recomputed on append).
+#
+# ``merge`` then folds any number of fragments into the ledgers and manifests, deterministically:
+#
+# 1. every fragment line is read (malformed lines are reported, never fatal), ``prev`` and the
+# reader's ``_line`` are dropped, and records that are byte-for-byte the same are kept once (the
+# same fragment given twice, or downloaded twice, counts once); 2. records are sorted by (kind,
+# module, ts, input_digest, content) — so the order in which the fragments are given does not
+# matter; 3. per (kind, module), a record is skipped as **stale** when it is not newer than the
+# entry the ledger already has for that module (merging the same fragments again appends nothing;
+# an old fragment never overrides a newer measurement), and as a **duplicate** when its input
+# digest equals the latest entry's (``ledger.append``'s own rule: an unchanged module measured
+# again); the rest are appended with ``ledger.append``, which keeps the hash chain; 4. each
+# module's manifest observed block is set from the ledger's latest entry for it, exactly as
+# ``record.py`` does after a measurement, and only written when it differs.
+#
+# Deduplication is against the ledger's *latest* entry per module, not its whole history, on
+# purpose: a module reverted to an earlier state has an earlier input digest, and its new
+# measurement must become the latest one (as in an unsharded run).
 
 from __future__ import annotations
 
@@ -57,13 +54,11 @@ def ledger_name(kind: str) -> str:
 
 
 def append_fragment(ledger_path: Path, fragment: Path, record: Mapping[str, Any]) -> dict[str, Any]:
-    """A shard's replacement for appending to the ledger; returns the entry to record.
-
-    When the committed ledger's latest entry for this (kind, module) already has this input
-    digest and these values, that entry is the measurement (nothing is written: the merge would drop it anyway).
-    Otherwise the record is appended to the fragment (deduplicated there the same way, so a rerun
-    after a crash appends nothing), and the fragment's entry is returned.
-    """
+    """A shard's replacement for appending to the ledger; returns the entry to record."""
+    # When the committed ledger's latest entry for this (kind, module) already has this input
+    # digest and these values, that entry is the measurement (nothing is written: the merge would
+    # drop it anyway). Otherwise the record is appended to the fragment (deduplicated there the
+    # same way, so a rerun after a crash appends nothing), and the fragment's entry is returned.
     kind, module = record[ledger.KIND], record[ledger.MODULE]
     main = _latest_of(Path(ledger_path), kind, module)
     if (main is not None and main.get(ledger.INPUT_DIGEST) == record[ledger.INPUT_DIGEST]
@@ -89,7 +84,7 @@ def _canonical(entry: Mapping[str, Any]) -> bytes:
 
 
 def read_fragments(fragments: Iterable[Path], problems: list[Problem]) -> list[dict[str, Any]]:
-    """Every usable record of the fragments, once each, in merge order (see the module doc)."""
+    """Every usable record of the fragments, once each, in merge order (see the comments atop the module)."""
     unique: dict[bytes, dict[str, Any]] = {}
     for path in fragments:
         path = Path(path)
@@ -117,12 +112,10 @@ def _sort_key(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 def merge(root: Path, ledger_dir: Path, fragments: list[Path], manifests: Mapping[str, Path], *,
           lock_dir: Path | None = None) -> dict[str, Any]:
-    """Fold ``fragments`` into ``ledger_dir/<kind>.ndjson`` and the modules' manifests.
-
-    ``manifests`` maps module name → manifest path (absolute, or relative to ``root``); a module
-    missing from it still has its records merged, and is reported. ``ledger_dir`` may be relative
-    to ``root``. Returns counts and ``problems`` (one line each, file and line number).
-    """
+    """Fold ``fragments`` into ``ledger_dir/<kind>.ndjson`` and the modules' manifests."""
+    # ``manifests`` maps module name → manifest path (absolute, or relative to ``root``); a module
+    # missing from it still has its records merged, and is reported. ``ledger_dir`` may be relative
+    # to ``root``. Returns counts and ``problems`` (one line each, file and line number).
     root = Path(root)
     ledger_dir = root / ledger_dir
     lock_dir = Path(lock_dir) if lock_dir is not None else root / ".t4" / "locks"

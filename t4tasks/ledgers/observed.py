@@ -1,10 +1,9 @@
-"""The "observed" blocks of a manifest: the one place that knows their field names.
-
-A measurement is written twice: as a ledger record (the audit trail) and as the manifest's
-observed block (what humans read). Both carry the same timestamp and input digest, so a gate can
-join them exactly. Updating a manifest keeps its key order and formatting (its own indent and
-newline style, the same ASCII escaping, the same final newline), so the diff a reviewer sees is the observation only.
-"""
+"""The "observed" blocks of a manifest: the one place that knows their field names."""
+# A measurement is written twice: as a ledger record (the audit trail) and as the manifest's
+# observed block (what humans read). Both carry the same timestamp and input digest, so a gate can
+# join them exactly. Updating a manifest keeps its key order and formatting (its own indent and
+# newline style, the same ASCII escaping, the same final newline), so the diff a reviewer sees is
+# the observation only.
 
 from __future__ import annotations
 
@@ -42,8 +41,8 @@ def strip(manifest: dict) -> dict:
 
 
 def only(manifest: dict) -> dict:
-    """The observed blocks and the module name: all that the ledger check reads of a manifest
-    (a small value to remember per manifest content, instead of the whole manifest)."""
+    """The observed blocks and the module name: all that the ledger check reads of a manifest."""
+    # A small value to remember per manifest content, instead of the whole manifest.
     kept: dict[str, Any] = {}
     name = manifest.get("module")
     if name is not None:

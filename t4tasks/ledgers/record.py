@@ -1,10 +1,8 @@
-"""Recording a measurement: the per-module result file, the ledger entry, the manifest block.
-
-Order matters for crash safety. The ledger entry is appended first (unless the latest one has
-the same key and values), then the manifest is updated from the ledger's latest entry, then the
-per-module result (the doit target) is written. A kill between any two steps leaves the task
-without its saved state, so doit reruns it and records what that run finds.
-"""
+"""Recording a measurement: the per-module result file, the ledger entry, the manifest block."""
+# Order matters for crash safety. The ledger entry is appended first (unless the latest one has the
+# same key and values), then the manifest is updated from the ledger's latest entry, then the
+# per-module result (the doit target) is written. A kill between any two steps leaves the task
+# without its saved state, so doit reruns it and records what that run finds.
 
 from __future__ import annotations
 
@@ -34,9 +32,8 @@ def result_path(project: Project, kind: str, module: Module) -> str:
 
 
 def _append(project: Project, name: str, record: dict) -> tuple[dict, bool]:
-    """Append the record (to this shard's fragment when sharded: ``t4 merge`` brings it into the
-    ledger later) unless the latest entry has its key and values; the ledger's entry for this
-    run, and whether it is new."""
+    """Append the record unless the latest entry has its key and values; return the entry and if new."""
+    # When sharded, to this shard's fragment: ``t4 merge`` brings it into the ledger later.
     path = ledger_path(project, name)
     spec = shard.current()
     if spec is not None:
@@ -92,8 +89,8 @@ def record_bench(project: Project, module: Module, result: dict, environment: di
 
 
 def adopt(project: Project, kind: str, module: Module, digest: str) -> dict | None:
-    """The ledger as the cache: when the module has no result yet (a fresh clone) and its latest
-    ledger record is ok with this key, that record becomes its result; None otherwise."""
+    """The ledger as the cache: the module's latest ok ledger record with this key, as its result."""
+    # Only when the module has no result yet (a fresh clone); None otherwise.
     path = ledger_path(project, records.ledger_file(kind))
     entry = ledger.latest(path, kind=kind).get(module.name) if path.is_file() else None
     if not records.is_ok(entry) or entry.get(ledger.INPUT_DIGEST) != digest:

@@ -1,27 +1,25 @@
-"""Splitting modules into N shards, one per CI machine, balanced by recorded durations.
-
-``t4 coverage --shard I/N`` (also ``bench``) measures only shard ``I`` of ``N``. Every machine of
-a CI matrix computes the same split on its own, from the same inputs: the module names and the
-committed ledger's latest ``duration_s`` per module. Nothing is exchanged between machines.
-
-The split is greedy, like pytest-split's ``least_duration``: longest module first onto the
-currently lightest shard (ties: lower shard index; modules of equal weight: by name). Two
-refinements make it stable, because a module that changes shard finds no doit state in that
-shard's restored ``.t4/`` cache and is measured again:
-
-* **Known before unknown.** Modules with a recorded duration are placed first, by themselves;
-  modules without one (new modules) are placed after them, by name, each weighing the median of
-  the known durations (1.0 s when none is known). So adding a module that has never been measured
-  moves no module that has been: only not-yet-measured modules can move.
-* **Rounded durations.** A duration is rounded to the nearest quarter power of two (steps of
-  about 19 %) before anything else, so run-to-run noise that keeps a module in its step moves
-  nothing.
-
-Guarantees (each tested): deterministic and independent of input order; every module in exactly
-one shard; each shard's list sorted by name; adding modules without a recorded duration never
-moves a module with one. Not guaranteed: adding a module *with* a recorded duration, or a duration
-crossing a step, may move others (placement after it in the greedy order can cascade).
-"""
+"""Splitting modules into N shards, one per CI machine, balanced by recorded durations."""
+# ``t4 coverage --shard I/N`` (also ``bench``) measures only shard ``I`` of ``N``. Every machine of
+# a CI matrix computes the same split on its own, from the same inputs: the module names and the
+# committed ledger's latest ``duration_s`` per module. Nothing is exchanged between machines.
+#
+# The split is greedy, like pytest-split's ``least_duration``: longest module first onto the
+# currently lightest shard (ties: lower shard index; modules of equal weight: by name). Two
+# refinements make it stable, because a module that changes shard finds no doit state in that
+# shard's restored ``.t4/`` cache and is measured again:
+#
+# * **Known before unknown.** Modules with a recorded duration are placed first, by themselves;
+#   modules without one (new modules) are placed after them, by name, each weighing the median of
+#   the known durations (``DEFAULT_DURATION`` when none is known). So adding a module that has
+#   never been measured moves no module that has been: only not-yet-measured modules can move.
+# * **Rounded durations.** A duration is rounded to the nearest quarter power of two (steps of
+#   about 19 %) before anything else, so run-to-run noise that keeps a module in its step moves
+#   nothing.
+#
+# Guarantees (each tested): deterministic and independent of input order; every module in exactly
+# one shard; each shard's list sorted by name; adding modules without a recorded duration never
+# moves a module with one. Not guaranteed: adding a module *with* a recorded duration, or a
+# duration crossing a step, may move others (placement after it in the greedy order can cascade).
 
 from __future__ import annotations
 
@@ -40,7 +38,7 @@ ENV = "T4_SHARD"
 DURATION = "duration_s"
 DEFAULT_DURATION = 1.0
 STEPS_PER_DOUBLING = 4  # rounding grid: 2 ** (k / 4)
-_MIN_DURATION = 1e-3    # a 0 s (or negative, or missing) duration still weighs something
+_MIN_DURATION = 1e-3    # a zero (or negative, or missing) duration still weighs something
 
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -100,7 +98,8 @@ def _known(value: object) -> bool:
 
 
 def assign(modules: Iterable[str], durations: Mapping[str, float], shards: int) -> list[list[str]]:
-    """``shards`` lists of module names (each sorted), balanced by duration; see the module doc."""
+    """``shards`` lists of module names (each sorted), balanced by duration."""
+    # How and why: see the comments atop the module.
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise ShardError(f"shards: expected a whole number >= 1, got {shards!r}")
     names = sorted(set(modules))
@@ -124,11 +123,9 @@ def select(modules: Iterable[str], durations: Mapping[str, float], spec: tuple[i
 
 
 def durations_from_ledger(ledger_path: Path | str, problems: list[Problem] | None = None) -> dict[str, float]:
-    """The latest recorded ``duration_s`` per module (later lines win); {} when there is no ledger.
-
-    Entries without a usable number (older data, a crash record) are passed over, so a module's
-    last real duration still counts. Malformed lines are skipped (and reported in ``problems``).
-    """
+    """The latest recorded ``duration_s`` per module (later lines win); {} when there is no ledger."""
+    # Entries without a usable number (older data, a crash record) are passed over, so a module's
+    # last real duration still counts. Malformed lines are skipped (and reported in ``problems``).
     path = Path(ledger_path)
     if not path.is_file():
         return {}

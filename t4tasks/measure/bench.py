@@ -1,17 +1,15 @@
-"""Benchmark measurement: run a module's pytest-benchmark suite and keep honest statistics.
-
-Why this is more than reading pytest-benchmark's summary:
-
-* Percentiles come from the raw per-round timings of *each* benchmark, computed with numpy.
-  Pooling rounds of a 1 µs and a 5 ms benchmark would describe neither.
-* Timings stay in microseconds as full-precision floats, so a 1 µs benchmark is never rounded to 0,
-  and 0 is a value, never "missing".
-* pytest-benchmark's JSON embeds every round (hundreds of MB on real suites). It is read once into
-  statistics plus a small fixed-size quantile *sketch* and deleted; nothing downstream keeps rounds.
-  The sketch is what later regression checks test against.
-* A failing, broken or hanging benchmark suite is a recorded status, never an exception, so one bad
-  module never blocks the others.
-"""
+"""Benchmark measurement: run a module's pytest-benchmark suite and keep honest statistics."""
+# Why this is more than reading pytest-benchmark's summary:
+#
+# * Percentiles come from the raw per-round timings of *each* benchmark, computed with numpy.
+#   Pooling rounds of a fast and a slow benchmark would describe neither.
+# * Timings stay in microseconds as full-precision floats, so a sub-microsecond benchmark is never
+#   rounded to 0, and 0 is a value, never "missing".
+# * pytest-benchmark's JSON embeds every round (very large on real suites). It is read once
+#   into statistics plus a small fixed-size quantile *sketch* and deleted; nothing downstream keeps
+#   rounds. The sketch is what later regression checks test against.
+# * A failing, broken or hanging benchmark suite is a recorded status, never an exception, so one
+#   bad module never blocks the others.
 
 from __future__ import annotations
 
@@ -34,7 +32,7 @@ from t4tasks.measure import children, host, launch, session
 from t4tasks.measure.fingerprint import package_versions
 
 # 21 evenly spaced quantiles (0, 5, ..., 100 %): enough shape for a rank test, small enough that
-# a ledger line stays a few hundred bytes per benchmark.
+# a ledger line stays small per benchmark.
 SKETCH_PERCENTILES = tuple(5.0 * i for i in range(21))
 
 # pytest exit codes (pytest.ExitCode) that map onto a status of their own.
@@ -47,7 +45,7 @@ _DROPPED_ENV_PREFIXES = ("COV_CORE_", "COVERAGE_PROCESS_")
 _DROPPED_ENV_NAMES = ("PYTEST_ADDOPTS",)
 
 # A pytest plugin written next to the temp ini and loaded with ``-p``: pytest-benchmark probes the
-# CPU (py-cpuinfo, over a second) and git for every JSON it writes. T4 discards both and records
+# CPU (py-cpuinfo, slow; see docs/PERFORMANCE.md) and git for every JSON it writes. T4 discards both and records
 # its own environment fingerprint, so the probes are answered with nothing.
 _HOOKS_MODULE = "t4_bench_hooks"
 # tryfirst: "-p" plugins register before pytest-benchmark, so they would otherwise answer last.
@@ -70,16 +68,15 @@ _OUTPUT_TAIL_BYTES = 64 * 1024
 
 
 def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = ()) -> dict:
-    """Run ``module``'s benchmarks in a subprocess and return a result dict (never raises for the
-    suite's own failures).
-
-    Keys: ``status`` ("ok", "tests_failed", "no_benchmarks", "timeout", "crashed"), ``message``
-    (one line, None when ok), ``benchmarks`` (per-benchmark statistics, sorted by name),
-    ``summary`` (the slowest benchmark by p95, only for an "ok" run: a partial run would understate
-    the module), ``duration_s`` and ``versions``.
-
-    ``extra_args`` are appended to the pytest command line (e.g. ``--benchmark-max-time=0.05``).
-    """
+    """Run ``module``'s benchmarks in a subprocess and return a result dict."""
+    # Never raises for the suite's own failures.
+    #
+    # Keys: ``status`` ("ok", "tests_failed", "no_benchmarks", "timeout", "crashed"), ``message``
+    # (one line, None when ok), ``benchmarks`` (per-benchmark statistics, sorted by name),
+    # ``summary`` (the slowest benchmark by p95, only for an "ok" run: a partial run would
+    # understate the module), ``duration_s`` and ``versions``.
+    #
+    # ``extra_args`` are appended to the pytest command line (e.g. ``--benchmark-max-time=0.05``).
     root = Path(root)
     started = time.monotonic()
     if not module.bench_paths:
@@ -120,7 +117,8 @@ def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = 
     # Leaving the block deleted the JSON (every raw round) together with the temp folder.
 
     if returncode is not None and imports is None:
-        # the session never reached its end (os._exit in a benchmark, a signal), whatever the exit code
+        # the session never reached its end (os._exit in a benchmark, a signal), whatever the exit
+        # code
         return _result("crashed", f"pytest did not finish its session (exit code {returncode}): "
                                   f"{output.strip().splitlines()[-1] if output.strip() else 'no output'}", [], started)
     if unreadable and returncode == _EXIT_OK:
@@ -167,10 +165,8 @@ def benchmark_stats(name: str, rounds_seconds: Sequence[float]) -> dict:
 
 
 def sla_targets(manifest: dict) -> dict[str, float]:
-    """Latency targets from ``performance.sla`` or the older ``performance.sla_targets``.
-
-    Both spellings are read; the current one wins key by key. Non-numeric values are ignored.
-    """
+    """Latency targets from ``performance.sla`` or the older ``performance.sla_targets``."""
+    # Both spellings are read; the current one wins key by key. Non-numeric values are ignored.
     performance = manifest.get("performance") if isinstance(manifest, dict) else None
     if not isinstance(performance, dict):
         return {}
@@ -185,8 +181,8 @@ def sla_targets(manifest: dict) -> dict[str, float]:
 
 
 def meets_sla(manifest: dict, summary: dict | None) -> bool | None:
-    """True when every stated latency target is met (observed ≤ target), False when one is missed,
-    None when there is nothing to judge (no targets, or no measurement)."""
+    """True when every latency target is met, False when one is missed, None when nothing to judge."""
+    # Met means observed <= target; nothing to judge means no targets, or no measurement.
     targets = sla_targets(manifest)
     if not targets or not summary:
         return None
@@ -197,24 +193,13 @@ def meets_sla(manifest: dict, summary: dict | None) -> bool | None:
 
 
 def compare(new: dict, old_results: list[dict], threshold: float, alpha: float = 0.05) -> list[dict]:
-    """Regression rows for every benchmark of ``new`` against earlier results.
-
-    Only records with the same ``env_fingerprint`` as ``new`` (and, when they carry a status, an
-    "ok" one) are baselines; of those the latest in ``old_results`` order (ledger order) that has
-    the benchmark is used, so an accepted slowdown becomes the new normal instead of failing
-    forever. Callers pass earlier records only.
-
-    A benchmark regresses when its p50 is slower than the baseline's by more than ``threshold``
-    (0.10 = 10 %) AND a one-sided Mann-Whitney U test on the two sketches gives
-    p < ``alpha``. The sketches are 21 quantiles, not the raw rounds: the test sees 21 points per
-    side, which makes it conservative compared with testing thousands of rounds, which is what a
-    gate should be; a 3× slowdown still gives p ≈ 1e-8. The ratio guards against flagging tiny,
-    statistically "significant" shifts; the test guards against flagging noise in one percentile.
-    The ratio is taken on the median, not the tail: on a shared machine p95 moves with whatever
-    else runs (3x between two back-to-back runs of T4's own benchmarks here) while p50 holds.
-    """
+    """Regression rows for every benchmark of ``new`` against earlier results."""
     fingerprint = new.get("env_fingerprint")
     baselines: dict[str, dict] = {}
+    # Only records with the same ``env_fingerprint`` as ``new`` (and, when they carry a status, an
+    # "ok" one) are baselines; of those the latest in ``old_results`` order (ledger order) that has
+    # the benchmark is used, so an accepted slowdown becomes the new normal instead of failing
+    # forever. Callers pass earlier records only.
     for record in old_results:
         if fingerprint is None or record.get("env_fingerprint") != fingerprint:
             continue
@@ -241,6 +226,11 @@ def _compare_one(new: dict, base: dict | None, threshold: float, alpha: float) -
     row.update(baseline_p50_us=base["p50_us"], baseline_p95_us=base["p95_us"],
                ratio=_ratio(new["p95_us"], base["p95_us"]))
     limit = 1.0 + threshold
+    # A benchmark regresses when its p50 is slower than the baseline's by more than ``threshold``
+    # (0.10 = 10 %) AND the significance test below agrees. The ratio guards against flagging tiny,
+    # statistically "significant" shifts; the test guards against flagging noise in one
+    # percentile. The ratio is taken on the median, not the tail: on a shared machine p95 moves
+    # with whatever else runs while p50 holds (see docs/PERFORMANCE.md).
     # Multiplying instead of dividing keeps a zero baseline meaningful.
     slower = new["p50_us"] > base["p50_us"] * limit
     change = (f"p95 {_format_us(base['p95_us'])} → {_format_us(new['p95_us'])} "
@@ -249,8 +239,13 @@ def _compare_one(new: dict, base: dict | None, threshold: float, alpha: float) -
         row["explain"] = f"{new['name']}: {change}; no sketch on one side, significance not tested"
         return row
 
-    from scipy.stats import mannwhitneyu  # imported here: scipy.stats costs ~0.7 s to import
+    # imported here: scipy.stats is slow to import (see docs/PERFORMANCE.md)
+    from scipy.stats import mannwhitneyu
 
+    # One-sided Mann-Whitney U on the two sketches, p < ``alpha``. The sketches are 21 quantiles,
+    # not the raw rounds: the test sees 21 points per side, which makes it conservative compared
+    # with testing thousands of rounds, which is what a gate should be (a large slowdown still
+    # gives a tiny p; see docs/PERFORMANCE.md).
     p_value = float(mannwhitneyu(new["sketch"], base["sketch"], alternative="greater").pvalue)
     row["p_value"] = p_value
     row["regressed"] = slower and p_value < alpha
@@ -266,14 +261,12 @@ def _compare_one(new: dict, base: dict | None, threshold: float, alpha: float) -
 
 def _run_with_timeout(command: list[str], cwd: Path, timeout: float, log_path: Path,
                       hooks_dir: Path) -> int | None:
-    """Run ``command`` with output to ``log_path``; return its exit code, or None on timeout.
-
-    ``hooks_dir`` (holding the hooks plugin) goes first on the child's PYTHONPATH.
-
-    Output goes to a file, not a pipe, so a grandchild that keeps the pipe open cannot hang us.
-    The child gets its own process group so a timeout (or our own interruption) kills everything
-    it started, not just the pytest process.
-    """
+    """Run ``command`` with output to ``log_path``; return its exit code, or None on timeout."""
+    # ``hooks_dir`` (holding the hooks plugin) goes first on the child's PYTHONPATH.
+    #
+    # Output goes to a file, not a pipe, so a grandchild that keeps the pipe open cannot hang us.
+    # The child gets its own process group so a timeout (or our own interruption) kills everything
+    # it started, not just the pytest process.
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(_DROPPED_ENV_PREFIXES) and key not in _DROPPED_ENV_NAMES}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks_dir), env.get("PYTHONPATH")]))
@@ -294,12 +287,10 @@ def _tail(path: Path) -> str:
 
 
 def _read_benchmarks(json_path: Path) -> list[dict]:
-    """Per-benchmark statistics from pytest-benchmark's JSON, sorted by name.
-
-    ``fullname`` (path::test[param]) is the name: plain test names collide across files.
-    pytest-benchmark creates the file when it starts, so a run that measured nothing (or was
-    killed) leaves it empty: that is "no benchmarks", not a broken file.
-    """
+    """Per-benchmark statistics from pytest-benchmark's JSON, sorted by name."""
+    # ``fullname`` (path::test[param]) is the name: plain test names collide across files.
+    # pytest-benchmark creates the file when it starts, so a run that measured nothing (or was
+    # killed) leaves it empty: that is "no benchmarks", not a broken file.
     raw = json_path.read_bytes() if json_path.exists() else b""
     if not raw:
         return []

@@ -1,11 +1,9 @@
-"""The processes T4 starts to measure modules: each in a process group of its own, never orphaned.
-
-A measurement runs a module's tests in a new session so that a timeout can kill everything the
-tests started (servers, workers). The flip side is that a signal sent to T4 no longer reaches
-them, and with ``-n`` they are waited for in doit's worker threads, which die with the
-interpreter without running any cleanup. So every live child is tracked here, and T4 kills their
-groups when it is interrupted (Ctrl-C, SIGTERM) or exits: no measurement outlives the run.
-"""
+"""The processes T4 starts to measure modules: each in a process group of its own, never orphaned."""
+# A measurement runs a module's tests in a new session so that a timeout can kill everything the
+# tests started (servers, workers). The flip side is that a signal sent to T4 no longer reaches
+# them, and with ``-n`` they are waited for in doit's worker threads, which die with the
+# interpreter without running any cleanup. So every live child is tracked here, and T4 kills their
+# groups when it is interrupted (Ctrl-C, SIGTERM) or exits: no measurement outlives the run.
 
 from __future__ import annotations
 
@@ -74,10 +72,8 @@ TICK = 10.0  # seconds between calls of a run's ``tick`` while it waits
 def run(command: list[str], *, cwd, env: dict[str, str], timeout: float,
         stdout: IO[bytes], stderr: IO[bytes] | int,
         tick: Callable[[float], None] | None = None) -> int | None:
-    """Run ``command`` in its own process group; its exit code, or None when it timed out.
-
-    ``tick(elapsed_seconds)`` is called every ``TICK`` seconds while the command runs.
-    """
+    """Run ``command`` in its own process group; its exit code, or None when it timed out."""
+    # ``tick(elapsed_seconds)`` is called every ``TICK`` seconds while the command runs.
     # output goes to files, not pipes: a chatty child cannot fill a pipe and block, and a leaked
     # grandchild holding a pipe open cannot make us wait past the timeout
     process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,

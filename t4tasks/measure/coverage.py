@@ -1,18 +1,16 @@
-"""Measure one module's coverage in isolation: its own tests, its own source files, nothing else.
-
-Each measurement is a fresh ``python -m pytest --cov`` subprocess, run from the repository root, that
-writes into a fresh temporary folder, so a stale report can never be read back and parallel
-measurements never share a data file. The tests run the way the project runs them: under the host's
-own pytest configuration file, minus the ``addopts`` that break an isolated run (see ``host``).
-Coverage keeps the host's exclusion and partial-branch rules; T4 decides the source: the module's
-code without test files (``tests``/``test`` folders, ``test_*.py``, ``*_test.py``, ``conftest.py``)
-and without any nested module that has a manifest of its own. Branches are always measured; the
-headline (``coverage``) is coverage.py's combined figure when the host measures branches, its line
-figure otherwise (``[tool.t4] coverage_metric`` chooses explicitly).
-
-A failing, hanging or crashing module is an observation, not an error: ``measure`` always returns a
-result whose ``status`` says what happened, so one bad module never blocks the others.
-"""
+"""Measure one module's coverage in isolation: its own tests, its own source files, nothing else."""
+# Each measurement is a fresh ``python -m pytest --cov`` subprocess, run from the repository root,
+# that writes into a fresh temporary folder, so a stale report can never be read back and parallel
+# measurements never share a data file. The tests run the way the project runs them: under the
+# host's own pytest configuration file, minus the ``addopts`` that break an isolated run (see
+# ``host``). Coverage keeps the host's exclusion and partial-branch rules; T4 decides the source:
+# the module's code without test files (``tests``/``test`` folders, ``test_*.py``, ``*_test.py``,
+# ``conftest.py``) and without any nested module that has a manifest of its own. Branches are
+# always measured; the headline (``coverage``) is coverage.py's combined figure when the host
+# measures branches, its line figure otherwise (``[tool.t4] coverage_metric`` chooses explicitly).
+#
+# A failing, hanging or crashing module is an observation, not an error: ``measure`` always returns
+# a result whose ``status`` says what happened, so one bad module never blocks the others.
 
 from __future__ import annotations
 
@@ -57,14 +55,12 @@ DETAIL_LINES = 12
 
 def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
             extra_args: tuple[str, ...] = (), metric: str = "auto") -> dict[str, Any]:
-    """Run ``module``'s tests under coverage and return what was observed.
-
-    ``omit`` lists repo-relative folders to leave out of the percentage: the nested modules that
-    have their own manifest, so ``a/`` and ``a/b/`` get two honest numbers. ``timeout`` is in
-    seconds; on expiry the whole process group is killed and the status is ``timeout``.
-    ``extra_args`` (``[tool.t4] pytest_args``) are appended to the pytest command line.
-    ``metric`` picks the headline: ``line``, ``branch``, or ``auto`` (the host's branch setting).
-    """
+    """Run ``module``'s tests under coverage and return what was observed."""
+    # ``omit`` lists repo-relative folders to leave out of the percentage: the nested modules that
+    # have their own manifest, so ``a/`` and ``a/b/`` get two honest numbers. ``timeout`` is in
+    # seconds; on expiry the whole process group is killed and the status is ``timeout``.
+    # ``extra_args`` (``[tool.t4] pytest_args``) are appended to the pytest command line.
+    # ``metric`` picks the headline: ``line``, ``branch``, or ``auto`` (the host's branch setting).
     started = time.monotonic()
     if not module.test_paths:
         return _result("no_tests", started, detail="the module declares no test paths")
@@ -111,8 +107,8 @@ def headline_metric(metric: str, settings: dict[str, Any]) -> str:
 
 
 def removed_options(root: Path, module: Module) -> str | None:
-    """What a measurement of ``module`` leaves out of the host's pytest configuration, said in the
-    task output; None when it keeps all of it."""
+    """What a measurement leaves out of the host's pytest configuration, for the task output."""
+    # None when it keeps all of it.
     options = host.pytest_options(root, module.test_paths)
     if options.broken:
         return f"the host's pytest configuration, which pytest cannot read ({options.broken})"
@@ -123,12 +119,11 @@ def removed_options(root: Path, module: Module) -> str | None:
 
 def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
                     settings: dict[str, Any]) -> list[str]:
-    """The pytest command line: the host's config file with its kept ``addopts``, and T4's own
-    coverage config written into ``work``.
-
-    ``--rootdir`` and ``--confcutdir`` keep node ids and conftest discovery anchored to the
-    repository. ``-x`` is never passed: with ``-x`` and a failing test pytest-cov writes no report.
-    """
+    """The pytest command line: the host's config with its kept ``addopts``, and T4's coverage config."""
+    # T4's own coverage config is written into ``work``.
+    # ``--rootdir`` and ``--confcutdir`` keep node ids and conftest discovery anchored to the
+    # repository. ``-x`` is never passed: with ``-x`` and a failing test pytest-cov writes no
+    # report.
     options = host.pytest_options(root, module.test_paths)
     coveragerc = work / "coverage.toml"  # TOML: a string can hold any character a folder name has
     coveragerc.write_text(_coveragerc(root, module, omit, settings), encoding="utf-8")
@@ -154,14 +149,12 @@ def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
 
 
 def _coveragerc(root: Path, module: Module, omit: list[str], settings: dict[str, Any] | None = None) -> str:
-    """The coverage config: branch coverage, the host's report rules, and the files that are not
-    the module's own source (nested modules, test folders and test files, its test paths).
-
-    Patterns are repo-relative; coverage.py anchors them at the working directory, which is the
-    root. A trailing ``/*`` matches everything below a folder, ``**/`` any folders between.
-    ``patch = subprocess`` measures Python subprocesses the tests start (a CLI run by its tests is
-    covered code, not a blind spot).
-    """
+    """The coverage config: branch coverage, the host's report rules, and the files not the module's own."""
+    # Not its own: nested modules, test folders and test files, its test paths.
+    # Patterns are repo-relative; coverage.py anchors them at the working directory, which is the
+    # root. A trailing ``/*`` matches everything below a folder, ``**/`` any folders between.
+    # ``patch = subprocess`` measures Python subprocesses the tests start (a CLI run by its tests
+    # is covered code, not a blind spot).
     patterns = [f"{glob_literal(folder)}/*" for folder in omit]
     code = "" if module.code_path == "." else glob_literal(module.code_path) + "/"
     patterns += [f"{code}**/{name}" for name in TEST_SOURCE_PATTERNS]
@@ -200,11 +193,9 @@ def _contains(folder: str, path: str) -> bool:
 
 
 def _run(command: list[str], root: Path, work: Path, timeout: float, label: str) -> int | None:
-    """Run ``command`` (see ``children.run``); return its exit code, or None on timeout.
-
-    On timeout (or if we are interrupted) the whole process group is killed: tests that spawn
-    servers or workers must not outlive the measurement.
-    """
+    """Run ``command`` (see ``children.run``); return its exit code, or None on timeout."""
+    # On timeout (or if we are interrupted) the whole process group is killed: tests that spawn
+    # servers or workers must not outlive the measurement.
     environment = {key: value for key, value in os.environ.items() if key not in FOREIGN_ENVIRONMENT}
     environment["COVERAGE_FILE"] = str(work / ".coverage")
     environment["PYTHONPATH"] = session.python_path(work, environment)
@@ -216,11 +207,9 @@ def _run(command: list[str], root: Path, work: Path, timeout: float, label: str)
 
 
 def _read_junit(path: Path) -> dict[str, int] | None:
-    """Outcome counts from pytest's JUnit XML, or None when pytest wrote none.
-
-    JUnit counts every test case once: ``tests`` includes failures, errors (setup/teardown and
-    collection errors) and skips, so the rest passed.
-    """
+    """Outcome counts from pytest's JUnit XML, or None when pytest wrote none."""
+    # JUnit counts every test case once: ``tests`` includes failures, errors (setup/teardown and
+    # collection errors) and skips, so the rest passed.
     try:
         tree = ElementTree.parse(path)
     except (OSError, ElementTree.ParseError):
@@ -235,11 +224,9 @@ def _read_junit(path: Path) -> dict[str, int] | None:
 
 
 def _read_totals(path: Path) -> dict[str, Any]:
-    """The numbers from coverage.py's JSON report totals.
-
-    ``coverage`` is coverage.py's own total (lines and branches together), rounded to 2 places;
-    the line and branch percentages are derived from the same counts.
-    """
+    """The numbers from coverage.py's JSON report totals."""
+    # ``coverage`` is coverage.py's own total (lines and branches together), rounded to 2 places;
+    # the line and branch percentages are derived from the same counts.
     report = orjson.loads(path.read_bytes())
     totals = report["totals"]
     statements, covered_lines = totals["num_statements"], totals["covered_lines"]

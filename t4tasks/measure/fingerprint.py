@@ -1,13 +1,11 @@
-"""Environment fingerprint: which benchmark results may be compared with each other.
-
-A timing only means something next to the machine and software that produced it: a faster CPU, a
-new kernel or a numpy upgrade moves every number. Regression checks therefore compare only results
-whose fingerprints match. The fingerprint is a sha256 over a small set of facts, and the facts are
-kept next to it so a human can see *why* two fingerprints differ.
-
-Facts are chosen to be stable for one machine and software set: nothing that changes from run to
-run (load, free memory, CPU frequency, hostname of an ephemeral CI runner) is included.
-"""
+"""Environment fingerprint: which benchmark results may be compared with each other."""
+# A timing only means something next to the machine and software that produced it: a faster CPU, a
+# new kernel or a numpy upgrade moves every number. Regression checks therefore compare only
+# results whose fingerprints match. The fingerprint is a sha256 over a small set of facts, and the
+# facts are kept next to it so a human can see *why* two fingerprints differ.
+#
+# Facts are chosen to be stable for one machine and software set: nothing that changes from run to
+# run (load, free memory, CPU frequency, hostname of an ephemeral CI runner) is included.
 
 from __future__ import annotations
 
@@ -23,11 +21,9 @@ MEASURING_PACKAGES = ("numpy", "pytest", "pytest-benchmark")
 
 
 def cpu_model() -> str:
-    """The CPU model name; /proc/cpuinfo on Linux, ``platform`` elsewhere.
-
-    ``platform.processor()`` is often empty or just "x86_64" on Linux, so the kernel's own
-    description is preferred when it exists.
-    """
+    """The CPU model name; /proc/cpuinfo on Linux, ``platform`` elsewhere."""
+    # ``platform.processor()`` is often empty or just "x86_64" on Linux, so the kernel's own
+    # description is preferred when it exists.
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -55,11 +51,9 @@ def package_versions(distribution: str | None = None) -> dict[str, str | None]:
 
 
 def environment(distribution: str | None = None) -> dict:
-    """``{"fingerprint": sha256 hex, "facts": {...}}`` for this machine and interpreter.
-
-    ``distribution`` is the module's own installed distribution, when it has one: a new release of
-    the code under test is a different environment for its benchmarks' history.
-    """
+    """``{"fingerprint": sha256 hex, "facts": {...}}`` for this machine and interpreter."""
+    # ``distribution`` is the module's own installed distribution, when it has one: a new release
+    # of the code under test is a different environment for its benchmarks' history.
     facts = {
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),

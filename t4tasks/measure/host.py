@@ -1,10 +1,8 @@
-"""The host project's own pytest and coverage settings, as far as a measurement keeps them.
-
-Tests run under the host's pytest configuration file (pythonpath, markers, plugins, asyncio mode,
-filterwarnings, conftest files all apply); only the ``addopts`` that break an isolated measurement
-are dropped (and named). Coverage keeps the host's exclusion and partial-branch rules and its
-branch setting, while T4 decides which files are the module's source.
-"""
+"""The host project's own pytest and coverage settings, as far as a measurement keeps them."""
+# Tests run under the host's pytest configuration file (pythonpath, markers, plugins, asyncio mode,
+# filterwarnings, conftest files all apply); only the ``addopts`` that break an isolated
+# measurement are dropped (and named). Coverage keeps the host's exclusion and partial-branch rules
+# and its branch setting, while T4 decides which files are the module's source.
 
 from __future__ import annotations
 
@@ -47,8 +45,8 @@ class _Unreadable(Exception):
 
 
 def pytest_options(root: Path, test_paths: tuple[str, ...]) -> PytestOptions:
-    """The config file pytest picks for ``test_paths`` (searched upward from their common folder,
-    as pytest does, up to ``root``) and its ``addopts`` split into kept and dropped."""
+    """The config file pytest picks for ``test_paths``, and its ``addopts`` split into kept and dropped."""
+    # Searched upward from their common folder, as pytest does, up to ``root``.
     try:
         found = _pytest_config(root, test_paths)
     except _Unreadable as exc:
@@ -149,8 +147,9 @@ def _read_addopts(path: Path) -> list[str] | None:
 
 
 def coverage_settings(root: Path) -> dict[str, Any]:
-    """The host's ``branch`` and exclusion/partial-branch patterns, from the first file coverage.py
-    itself would read: ``.coveragerc``, ``setup.cfg``, ``tox.ini``, then ``pyproject.toml``."""
+    """The host's ``branch`` and exclusion/partial-branch patterns, as coverage.py would read them."""
+    # From the first file coverage.py itself would read: ``.coveragerc``, ``setup.cfg``,
+    # ``tox.ini``, then ``pyproject.toml``.
     for name, prefix in ((".coveragerc", ""), ("setup.cfg", "coverage:"), ("tox.ini", "coverage:")):
         path = root / name
         if not path.is_file():
@@ -203,8 +202,9 @@ def pytest_section(path: Path) -> Any:
 
 def settings_key(root: Path, test_paths: tuple[str, ...], remember: Callable[[tuple, Callable[[], Any]], Any],
                  listed: frozenset[str]) -> list:
-    """What of the host's configuration a measurement of ``test_paths`` runs under: the pytest
-    settings of the file pytest picks and the coverage rules (a key part, not the whole file)."""
+    """What of the host's configuration a measurement of ``test_paths`` runs under."""
+    # the pytest settings of the file pytest picks and the coverage rules (a key part, not the
+    # whole file)
     # the gates ask for every module's key on every run: the walk reads git's listing, not the
     # disk, and ``remember`` keeps each folder's config and each parse once per run
     folders = [posixpath.dirname(p) if p in listed else p for p in test_paths] or [""]

@@ -1,12 +1,10 @@
-"""What a module's measurement depends on (its key): files, imports, environment, settings.
-
-The file list is the ``file_dep`` of the module's measurement tasks (so doit reruns exactly when
-one of them changes) and the digest is recorded with every ledger entry (so a rerun that changes
-nothing is not recorded twice, and a stale observation can be told from a fresh one). The files
-are the module's own, its tests', the conftests above them and every other repository file its
-latest recorded run imported; the spec adds the interpreter and installed distributions and the
-``[tool.t4]`` settings of that kind of measurement.
-"""
+"""What a module's measurement depends on (its key): files, imports, environment, settings."""
+# The file list is the ``file_dep`` of the module's measurement tasks (so doit reruns exactly when
+# one of them changes) and the digest is recorded with every ledger entry (so a rerun that changes
+# nothing is not recorded twice, and a stale observation can be told from a fresh one). The files
+# are the module's own, its tests', the conftests above them and every other repository file its
+# latest recorded run imported; the spec adds the interpreter and installed distributions and the
+# ``[tool.t4]`` settings of that kind of measurement.
 
 from __future__ import annotations
 
@@ -46,9 +44,9 @@ def _ancestor_conftests(project_files: frozenset[str], folder: str) -> list[str]
 
 
 def module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> list[str]:
-    """Source files of ``module`` (nested modules excluded) plus the files under ``paths``
-    (its tests or benchmarks) and every conftest.py above them, sorted and repo-relative.
-    Remembered across runs (see ``_all_inputs``)."""
+    """Source files of ``module`` plus the files under ``paths`` and the conftest.py files above them."""
+    # Nested modules excluded; ``paths`` are its tests or benchmarks; sorted and repo-relative.
+    # Remembered across runs (see ``_all_inputs``).
     known = _all_inputs(project).get((module.name, paths))
     files = list(known) if known is not None else _module_inputs(project, module, paths)
     imported = recorded_imports(project).get(module.name)
@@ -83,7 +81,7 @@ def recorded_imports(project: Project) -> dict[str, list[str]]:
         remembered.save()
         return found
 
-    # once per process (20,000 calls at 10,000 modules): a measurement run declares every task's
+    # once per process (a call per module and path list): a measurement run declares every task's
     # inputs before it records anything, and t4 loads the project anew for the run that follows
     return project.remember(("imports",), compute)
 
@@ -100,8 +98,9 @@ def _read_imports(paths: list[Path]) -> dict[str, list[str]]:
 
 
 def environment_digest(project: Project) -> str:
-    """sha256 of the interpreter and every installed distribution with its version; remembered
-    by the stat of each folder on sys.path (an install or uninstall changes its folder)."""
+    """sha256 of the interpreter and every installed distribution with its version."""
+    # Remembered by the stat of each folder on sys.path (an install or uninstall changes its
+    # folder).
     def compute() -> str:
         from importlib import metadata  # on first use only: it costs start-up time
         installed = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
@@ -133,10 +132,10 @@ def measure_settings(project: Project, kind: str) -> dict:
 
 
 def _all_inputs(project: Project) -> dict[tuple[str, tuple[str, ...]], list[str]]:
-    """Every module's inputs for its tests and for its benchmarks, once per process and from the
-    memo when nothing they depend on changed: the listing, the folders every module claims, the
-    configuration and the module's own paths. 20,000 lists cost a second to compute at 10,000
-    modules; looking them up costs a key each."""
+    """Every module's inputs for its tests and for its benchmarks, once per process."""
+    # From the memo when nothing they depend on changed: the listing, the folders every module
+    # claims, the configuration and the module's own paths. Computing every list is slow on a
+    # large repository; looking them up costs a key each (see docs/PERFORMANCE.md).
     def compute() -> dict:
         remembered = project.memo("inputs")
         shared = (memo.key(project.listing.digest, project.config.digest(), project.claims_digest)
@@ -173,9 +172,11 @@ def _module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> 
 
 
 def _through_link(project: Project, folder: str) -> str | None:
-    """The path a listed link stands for: git lists the files of the folder a link points to,
-    never under the link (a link to a folder is not a file to hash). None when it leads outside
-    the repository (the manifest check reports that)."""
+    """The path a listed link stands for."""
+    # Git lists the files of the folder a link points to, never under the link (a link to a folder
+    # is not a file to hash).
+    #
+    # None when it leads outside the repository (the manifest check reports that).
     if folder not in project.listing.symlinks:
         return folder
     real = os.path.relpath(os.path.realpath(project.root / folder), project.root).replace(os.sep, "/")
@@ -185,17 +186,17 @@ def _through_link(project: Project, folder: str) -> str | None:
 def input_digest(root: Path, files: list[str], spec: dict) -> str:
     """sha256 over each input file's repo-relative path and content plus the measurement spec."""
     h = hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
-    base = f"{root}{os.sep}"  # a plain concatenation: this runs for every input of 10,000 modules
+    base = f"{root}{os.sep}"  # a plain concatenation: this runs for every input of every module
     for path in files:
         h.update(f"{path}\0{digests.digest(base + path)}\n".encode())
     return h.hexdigest()
 
 
 def digest_now(project: Project, remembered: memo.Memo, files: list[str], spec: dict) -> str:
-    """``input_digest`` of ``files`` as they are now, remembered by their content ids. The gates
-    compare every module's recorded digest with this on every run: 40,000 files at 10,000
-    modules, whose sha256 costs a stat each (and the digest store loaded) where a content id is a
-    lookup in the listing (see digests)."""
+    """``input_digest`` of ``files`` as they are now, remembered by their content ids."""
+    # The gates compare every module's recorded digest with this on every run, and a sha256 costs a
+    # stat each (and the digest store loaded) where a content id is a lookup in the listing (see
+    # digests).
     root = project.root
     return remembered.get(lambda: memo.key("input-digest/1", spec, list(zip(files, memo.file_parts(root, files)))),
                           lambda: input_digest(root, files, spec))

@@ -1,10 +1,8 @@
-"""How a measurement starts pytest: the repository importable, but after the standard library.
-
-``python -m pytest`` puts the working directory (the repository root) first on ``sys.path``, so a
-top-level folder named like a standard-library module (``html``, ``email``, ``test``) would replace
-that module for every other module's tests. ``-P`` leaves the root out; the boot line puts it back
-in front of site-packages, after the standard library.
-"""
+"""How a measurement starts pytest: the repository importable, but after the standard library."""
+# ``python -m pytest`` puts the working directory (the repository root) first on ``sys.path``, so a
+# top-level folder named like a standard-library module (``html``, ``email``, ``test``) would
+# replace that module for every other module's tests. ``-P`` leaves the root out; the boot line
+# puts it back in front of site-packages, after the standard library.
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
-"""Per-line coverage of one measurement, kept compact and content-keyed next to the ledger.
-
-A coverage record carries ``lines_digest``: the sha256 of a small JSON file
-``<ledger_dir>/lines/<lines_digest>.json`` that lists, per measured source file, the git blob id
-of the content that was measured and its executable and missed lines as ranges ("1-3,7").
-Identical results share one file; a reader can tell from the blob id whether a file's line
-numbers still apply to the file as it is now.
-"""
+"""Per-line coverage of one measurement, kept compact and content-keyed next to the ledger."""
+# A coverage record carries ``lines_digest``: the sha256 of a small JSON file
+# ``<ledger_dir>/lines/<lines_digest>.json`` that lists, per measured source file, the git blob id
+# of the content that was measured and its executable and missed lines as ranges ("1-3,7").
+# Identical results share one file; a reader can tell from the blob id whether a file's line
+# numbers still apply to the file as it is now.
 
 from __future__ import annotations
 
@@ -87,8 +85,8 @@ def folder(root: Path, ledger_dir: str) -> Path:
 
 
 def keep(root: Path, ledger_dir: str, result: dict[str, Any]) -> dict[str, Any]:
-    """Write the result's per-line document (when it has one) to its content-keyed file and
-    return the result with the file's digest in its place."""
+    """Write the result's per-line document to its content-keyed file; return the result with its digest."""
+    # Only when it has one; the file's digest takes the document's place in the result.
     document = result.get(RESULT_KEY)
     kept = {k: v for k, v in result.items() if k != RESULT_KEY}
     if document is None:
@@ -103,8 +101,9 @@ def keep(root: Path, ledger_dir: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse(data: bytes, where: str) -> dict[str, dict[str, Any]]:
-    """The files of a lines document: ``{path: {"blob", "statements", "missing"}}`` with the
-    line sets parsed; ``where`` names the file in errors."""
+    """The files of a lines document, with their line sets parsed."""
+    # ``{path: {"blob", "statements", "missing"}}`` with the line sets parsed; ``where`` names the
+    # file in errors.
     if len(data) > MAX_BYTES:
         raise LinesError(f"{where}: larger than {MAX_BYTES} bytes")
     try:

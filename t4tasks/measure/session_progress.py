@@ -1,8 +1,6 @@
-"""A pytest plugin that reports how far a measured session is: ``{"done": k, "total": n}``.
-
-Loaded in the measured process with ``-p t4tasks.measure.session_progress``; it writes to the
-file named by ``T4_PROGRESS`` (at most twice a second) and does nothing when that is unset.
-"""
+"""A pytest plugin that reports how far a measured session is: ``{"done": k, "total": n}``."""
+# Loaded in the measured process with ``-p t4tasks.measure.session_progress``; it writes to the
+# file named by ``T4_PROGRESS`` (at most twice a second) and does nothing when that is unset.
 
 from __future__ import annotations
 

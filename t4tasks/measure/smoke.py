@@ -1,10 +1,8 @@
-"""Fast checks for pull requests: does the module import, do its smoke and fast tests pass?
-
-``smoke`` imports the module's package in a fresh interpreter (an import-time crash is the most
-common breakage and the cheapest to find) and runs its tests marked ``smoke``; ``tests_fast``
-runs all its tests except those marked ``integration``. Neither measures coverage or records
-anything: they answer pass or fail, per module, quickly.
-"""
+"""Fast checks for pull requests: does the module import, do its smoke and fast tests pass?"""
+# ``smoke`` imports the module's package in a fresh interpreter (an import-time crash is the most
+# common breakage and the cheapest to find) and runs its tests marked ``smoke``; ``tests_fast``
+# runs all its tests except those marked ``integration``. Neither measures coverage or records
+# anything: they answer pass or fail, per module, quickly.
 
 from __future__ import annotations
 
@@ -58,8 +56,9 @@ class _Slot:
 
 
 class _Server:
-    """T4's side of ``smoke_server``: one warm interpreter per repository root and T4 process,
-    shared by doit's worker threads (each waits for its own request's answer)."""
+    """T4's side of ``smoke_server``."""
+    # One warm interpreter per repository root and T4 process, shared by doit's worker threads
+    # (each waits for its own request's answer).
 
     def __init__(self, root: Path, warm_argv: list[str]):
         self.process = subprocess.Popen([sys.executable, "-m", "t4tasks.measure.smoke_server", *warm_argv], cwd=root,
@@ -173,8 +172,8 @@ def _pytest_args(root: Path, module: Module, marker: str, ini: Path, extra: tupl
 
 def _run_in_fresh_process(root: Path, module: Module, marker: str, timeout: float, extra: tuple[str, ...],
                           import_first: str | None = None) -> tuple[int | None, str]:
-    """Import ``import_first`` (when given) and run the module's tests marked ``marker``, in a
-    process of their own: a fork of the warm server, else a fresh ``python``."""
+    """Run the module's tests marked ``marker`` in a process of their own, after ``import_first``."""
+    # A fork of the warm server, else a fresh ``python``; ``import_first`` only when given.
     with tempfile.TemporaryDirectory(prefix="t4-smoke-", ignore_cleanup_errors=True) as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\nmarkers =\n    smoke: fast checks\n    integration: slow, cross-module tests\n")
@@ -201,8 +200,9 @@ def _run_in_fresh_process(root: Path, module: Module, marker: str, timeout: floa
 
 
 def _mentions_smoke(project: Project, module: Module) -> bool:
-    """Whether any of the module's test files says "smoke": when none does, it has no smoke tests
-    and starting pytest (half a second with the usual plugins) can be skipped."""
+    """Whether any of the module's test files says "smoke"."""
+    # When none does, it has no smoke tests and starting pytest with the usual plugins (see
+    # docs/PERFORMANCE.md) can be skipped.
     files = [p for folder in module.test_paths
              for p in ([folder] if folder in project.listing.file_set else project.listing.under(folder))
              if p.endswith(".py")]

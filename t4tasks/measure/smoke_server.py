@@ -1,18 +1,16 @@
-"""A warm interpreter that forks one child per smoke run: ``python -m t4tasks.measure.smoke_server``.
-
-Starting Python and importing pytest with the installed plugins costs about half a second, paid
-once per module by a smoke run of 140 modules. This server pays it once: it imports pytest and
-its plugins, then forks a child per request. Each child is a new process that imports the
-module's package for the first time (the server never imports a module's code), writes its
-output to a log file, runs the module's tests and exits with pytest's code.
-
-Its arguments are the pytest options the children will use (for the warm-up session).
-Protocol, one JSON object per line: T4 sends ``{"id", "import", "argv", "log"}``; the server
-answers ``{"id", "pid"}`` when the child started (so T4 can kill it on timeout) and
-``{"id", "code"}`` when it ended (negative: killed by that signal). The server is single-threaded
-(a fork copies only the calling thread, so no lock can be held in a child) and kills every child
-it started when T4 goes away (its stdin closes) or sends SIGTERM.
-"""
+"""A warm interpreter that forks one child per smoke run: ``python -m t4tasks.measure.smoke_server``."""
+# Starting Python and importing pytest with the installed plugins is slow (see
+# docs/PERFORMANCE.md), and a smoke run would pay it once per module. This server pays it once: it imports pytest and
+# its plugins, then forks a child per request. Each child is a new process that imports the
+# module's package for the first time (the server never imports a module's code), writes its output
+# to a log file, runs the module's tests and exits with pytest's code.
+#
+# Its arguments are the pytest options the children will use (for the warm-up session). Protocol,
+# one JSON object per line: T4 sends ``{"id", "import", "argv", "log"}``; the server answers
+# ``{"id", "pid"}`` when the child started (so T4 can kill it on timeout) and ``{"id", "code"}``
+# when it ended (negative: killed by that signal). The server is single-threaded (a fork copies
+# only the calling thread, so no lock can be held in a child) and kills every child it started when
+# T4 goes away (its stdin closes) or sends SIGTERM.
 
 from __future__ import annotations
 
@@ -28,10 +26,11 @@ IMPORT_FAILED = 99   # the child's exit code when importing the package failed
 
 
 def warm(argv: list[str]) -> None:
-    """Run one empty pytest session with the children's options, output discarded: it imports
-    pytest, every plugin and what plugins import late (some at the session's end) through
-    pytest's assertion-rewriting importer, as a child's session would, so children neither pay
-    for those imports nor warn that a plugin was imported before it could be rewritten."""
+    """Run one empty pytest session with the children's options, output discarded."""
+    # It imports pytest, every plugin and what plugins import late (some at the session's end)
+    # through pytest's assertion-rewriting importer, as a child's session would, so children
+    # neither pay for those imports nor warn that a plugin was imported before it could be
+    # rewritten.
     import tempfile
 
     import pytest
@@ -55,9 +54,9 @@ def warm(argv: list[str]) -> None:
 
 
 def run_child(request: dict) -> int:
-    """Import the package (when named), then run pytest with ``argv`` (none: the import is the
-    check); then create the file ``request["done"]``: a run that never gets there (os._exit in the
-    import or a test) did not finish, whatever its exit code."""
+    """Import the package (when named), then run pytest with ``argv`` (none: the import is the check)."""
+    # Then create the file ``request["done"]``: a run that never gets there (os._exit in the import
+    # or a test) did not finish, whatever its exit code.
     code = _run_child(request)
     if request.get("done"):
         try:

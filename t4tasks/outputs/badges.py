@@ -1,20 +1,18 @@
-"""Shields-style SVG badges per module (``coverage``, ``health``, ``p95``) and the README badge line.
-
-The badges are drawn by anybadge; T4 only picks the value, the label and the thresholds:
-
-* coverage: green at or above the module's target (``meta`` ``coverage.target``; 80 when it has
-  none), yellow up to 10 points below it, red under that;
-* health (0-100): red under 40, orange under 60, yellow under 80, green from 80;
-* p95: green at or under the module's p95 latency target, red above it, blue (informational)
-  when the module has no p95 target.
-
-Unknown is never zero: a module never measured gets a grey ``unknown`` badge, while a measured
-``0%`` is a red ``0%``. Output is deterministic: anybadge numbers its SVG ``mask`` ids from a
-process-wide counter, so T4 replaces that id with one derived from the module and the badge kind.
-
-``update_readme`` keeps a badge line between ``<!-- t4:badges -->`` and ``<!-- /t4:badges -->``
-in a Markdown file. It changes nothing outside that block, and by default only returns the diff.
-"""
+"""Shields-style SVG badges per module (``coverage``, ``health``, ``p95``) and the README badge line."""
+# The badges are drawn by anybadge; T4 only picks the value, the label and the thresholds:
+#
+# * coverage: green at or above the module's target (``meta`` ``coverage.target``; 80 when it has
+#   none), yellow up to 10 points below it, red under that;
+# * health (0-100): red under 40, orange under 60, yellow under 80, green from 80;
+# * p95: green at or under the module's p95 latency target, red above it, blue (informational) when
+#   the module has no p95 target.
+#
+# Unknown is never zero: a module never measured gets a grey ``unknown`` badge, while a measured
+# ``0%`` is a red ``0%``. Output is deterministic: anybadge numbers its SVG ``mask`` ids from a
+# process-wide counter, so T4 replaces that id with one derived from the module and the badge kind.
+#
+# ``update_readme`` keeps a badge line between ``<!-- t4:badges -->`` and ``<!-- /t4:badges -->``
+# in a Markdown file. It changes nothing outside that block, and by default only returns the diff.
 
 from __future__ import annotations
 
@@ -49,11 +47,9 @@ def targets(names: list[str]) -> list[str]:
 
 
 def render(document: dict, out_dir: Path) -> list[str]:
-    """Write ``<out_dir>/<module>/{coverage,health,p95}.svg`` for every module in META_REGISTRY.
-
-    Returns the paths (relative to ``out_dir``, POSIX, sorted) of the files whose content changed;
-    unchanged files are not rewritten.
-    """
+    """Write ``<out_dir>/<module>/{coverage,health,p95}.svg`` for every module in META_REGISTRY."""
+    # Returns the paths (relative to ``out_dir``, POSIX, sorted) of the files whose content
+    # changed; unchanged files are not rewritten.
     out_dir = Path(out_dir)
     changed = []
     for module in sorted(document.get("modules", []), key=lambda m: m[meta.NAME]):
@@ -104,12 +100,10 @@ def colour(kind: str, module: dict) -> str:
 
 
 def _spec(kind: str, module: dict) -> tuple[float | None, dict[float, str], str]:
-    """(value or None when unknown, thresholds, value suffix) for one badge.
-
-    A value gets the colour of the first threshold it is *below* (anybadge's convention), so "at or
-    above the target is green" is ``{target: yellow, inf: green}`` and "at or under the SLA is
-    green" uses the next float above the SLA.
-    """
+    """(value or None when unknown, thresholds, value suffix) for one badge."""
+    # A value gets the colour of the first threshold it is *below* (anybadge's convention), so "at
+    # or above the target is green" is ``{target: yellow, inf: green}`` and "at or under the SLA is
+    # green" uses the next float above the SLA.
     if kind == "coverage":
         block = module.get(meta.COVERAGE) or {}
         target = block.get(meta.TARGET)
@@ -133,18 +127,16 @@ def _float(value: object) -> float | None:
 
 
 def _shown(value: float, kind: str) -> str:
-    """The value as shown: percentages and scores with up to 2 decimals, latencies with about
-    3 significant digits, trailing zeros trimmed ("80", "79.9", "134", "1.25")."""
+    """The value as shown: percentages and scores to 2 decimals, latencies to about 3 digits."""
+    # Trailing zeros trimmed: "80", "79.9", "134", "1.25".
     places = (0 if value >= 100 else 1 if value >= 10 else 2) if kind == "p95" else 2
     text = f"{value:.{places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def markdown(name: str, badge_dir: str) -> str:
-    """The badge line for module ``name``; ``badge_dir`` is the badge folder relative to the README.
-
-    The alt texts are fixed, so a new measurement changes the SVG files, never the README.
-    """
+    """The badge line for module ``name``; ``badge_dir`` is the badge folder relative to the README."""
+    # The alt texts are fixed, so a new measurement changes the SVG files, never the README.
     base = badge_dir.rstrip("/")
     return " ".join(f"![{kind}]({base}/{name}/{kind}.svg)" for kind in KINDS)
 
@@ -155,13 +147,11 @@ _HEADING = re.compile(r"(?:[ \t]*\r?\n)*#[ \t][^\r\n]*(?:\r?\n|\Z)")
 
 
 def update_readme(path: Path | str, badge_markdown: str, apply: bool = False) -> tuple[bool, str]:
-    """Put ``badge_markdown`` between the badge markers of the Markdown file at ``path``.
-
-    An existing marked block is replaced; without one, a block is inserted after the title (the
-    first ``# `` heading, after any YAML front matter) or at the top. Nothing outside the block
-    changes, line endings included. Returns ``(changed, unified diff)``; the file is written only
-    with ``apply=True``. Unbalanced or repeated markers raise ``ValueError`` and touch nothing.
-    """
+    """Put ``badge_markdown`` between the badge markers of the Markdown file at ``path``."""
+    # An existing marked block is replaced; without one, a block is inserted after the title (the
+    # first ``# `` heading, after any YAML front matter) or at the top. Nothing outside the block
+    # changes, line endings included. Returns ``(changed, unified diff)``; the file is written only
+    # with ``apply=True``. Unbalanced or repeated markers raise ``ValueError`` and touch nothing.
     path = Path(path)
     try:
         old = path.read_bytes().decode("utf-8")

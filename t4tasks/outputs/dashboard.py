@@ -1,24 +1,22 @@
-"""The dashboard: one static, self-contained HTML page over META_REGISTRY, the trends and the
-validation report.
-
-``index.html`` holds everything inline (CSS, a little JavaScript, the charts as SVG) and loads
-nothing at view time, so it opens from a file, an artifact store or an air-gapped machine. It shows
-the validation failures first, then the summary (modules, health average and distribution,
-targets met, lanes), a sortable and filterable table of modules, and one panel per module with
-its health breakdown and its coverage and p95 trend charts.
-
-Charts are drawn by pygal (SVG). pygal is optional: without it the page says so and shows the
-trend numbers as tables. pygal's per-chart noise is removed so the same inputs give the same bytes:
-its random chart id is replaced by one derived from the module name, the comment carrying today's
-date, the configuration script and the per-chart copy of its stylesheet are dropped (one copy,
-scoped by class, sits in the page's stylesheet), and the stdlib ElementTree is used even where
-lxml is installed (the two serialise differently).
-
-Sorting and filtering run in the browser and honour the URL fragment, so a link (or a test)
-can open the page already sorted: ``index.html#sort=-health&filter=core&lane=L2&problems=1``
-(``sort=KEY`` ascending, ``sort=-KEY`` descending; keys: name, lane, owner, health, coverage,
-p95, docs, measured). Unknown values sort last in both directions and show as "—", never 0.
-"""
+"""The dashboard: one static, self-contained HTML page over META, the trends and the report."""
+# META_REGISTRY and the validation report.
+# ``index.html`` holds everything inline (CSS, a little JavaScript, the charts as SVG) and loads
+# nothing at view time, so it opens from a file, an artifact store or an air-gapped machine. It
+# shows the validation failures first, then the summary (modules, health average and distribution,
+# targets met, lanes), a sortable and filterable table of modules, and one panel per module with
+# its health breakdown and its coverage and p95 trend charts.
+#
+# Charts are drawn by pygal (SVG). pygal is optional: without it the page says so and shows the
+# trend numbers as tables. pygal's per-chart noise is removed so the same inputs give the same
+# bytes: its random chart id is replaced by one derived from the module name, the comment carrying
+# today's date, the configuration script and the per-chart copy of its stylesheet are dropped (one
+# copy, scoped by class, sits in the page's stylesheet), and the stdlib ElementTree is used even
+# where lxml is installed (the two serialise differently).
+#
+# Sorting and filtering run in the browser and honour the URL fragment, so a link (or a test) can
+# open the page already sorted: ``index.html#sort=-health&filter=core&lane=L2&problems=1``
+# (``sort=KEY`` ascending, ``sort=-KEY`` descending; keys: name, lane, owner, health, coverage,
+# p95, docs, measured). Unknown values sort last in both directions and show as "—", never 0.
 
 from __future__ import annotations
 
@@ -50,8 +48,10 @@ MAX_X_LABELS = 7
 
 def render(root: Path, meta: dict, coverage_trend_csv: Path, bench_trend_csv: Path,
            report: dict | None, out_dir: Path) -> list[str]:
-    """Write ``out_dir/index.html``; return the names of the files that changed (``[]`` when the
-    page was already up to date). A missing trend CSV counts as a trend with no rows."""
+    """Write ``out_dir/index.html``; return the names of the files that changed."""
+    # ``[]`` when the page was already up to date.
+    #
+    # A missing trend CSV counts as a trend with no rows.
     page = render_text(root, meta, read_trend(coverage_trend_csv), read_trend(bench_trend_csv), report)
     return [INDEX] if atomic.write_text(Path(out_dir) / INDEX, page) else []
 
@@ -162,8 +162,8 @@ def _row(m: dict, coverage_points: list[tuple], p95_points: list[tuple], charts:
 
 
 def _points(rows: list[dict[str, str]], field: str) -> dict[str, list[tuple[date, float, str]]]:
-    """Per module, its (date, value, fingerprint) trend points in date order; rows whose value is
-    missing or not a number are left out (unknown is not zero)."""
+    """Per module, its (date, value, fingerprint) trend points in date order."""
+    # Rows whose value is missing or not a number are left out (unknown is not zero).
     out: dict[str, list[tuple[date, float, str]]] = {}
     for row in rows:
         try:
@@ -363,10 +363,11 @@ class _Charts:
 
 
 def _strip(root, titles: list[str], keep_style: list[str] | None):
-    """pygal XML filter: drop comments (one carries today's date), the config script, the data
-    only pygal's (network-loaded) tooltip script reads (``<desc>``) and the per-chart stylesheet
-    (captured into ``keep_style`` when given); add a native tooltip (``<title>``) to each dot of
-    the first series, in order."""
+    """pygal XML filter: drop what the page does not need; add a native tooltip to each dot."""
+    # Dropped: comments (one carries today's date), the config script, the data only pygal's
+    # (network-loaded) tooltip script reads (``<desc>``) and the per-chart stylesheet (captured
+    # into ``keep_style`` when given). The tooltip is a ``<title>`` on each dot of the first
+    # series, in order.
     from pygal.etree import etree
 
     for parent in list(root.iter()):

@@ -1,18 +1,18 @@
-"""``META_REGISTRY.json``: the registry fused with the latest measurements, and a health score.
-
-Three components, each explained in the file, keep the seed's points:
-
-* coverage, up to 50: observed coverage / 2, capped at 50 (always applicable);
-* SLA, 30: applicable when the module has a latency target; 30 when a benchmark observation meets it;
-* docs, up to 20: applicable when docs are required; the share that exist and are not untouched scaffolds.
-
-The health score (0-100) is the share of the *applicable* maximum that was earned: a fully covered
-module with no SLA and no required docs earns 50 of 50 applicable points, health 100. Unknown is
-never zero: a component with nothing to judge says ``applicable: false`` and why, and a judged one
-still unknown has ``points: null`` and a ``reason`` (it counts 0 of its maximum).
-
-This module owns the document's field names: the dashboard and badges import them from here.
-"""
+"""``META_REGISTRY.json``: the registry fused with the latest measurements, and a health score."""
+# Three components, each explained in the file, keep the seed's points:
+#
+# * coverage, up to 50: observed coverage / 2, capped at 50 (always applicable);
+# * SLA, 30: applicable when the module has a latency target; 30 when a benchmark observation meets
+#   it;
+# * docs, up to 20: applicable when docs are required; the share that exist and are not untouched
+#   scaffolds.
+#
+# The health score (0-100) is the share of the *applicable* maximum that was earned: a fully
+# covered module with no SLA and no required docs earns 50 of 50 applicable points, health 100.
+# Unknown is never zero: a component with nothing to judge says ``applicable: false`` and why, and
+# a judged one still unknown has ``points: null`` and a ``reason`` (it counts 0 of its maximum).
+#
+# This module owns the document's field names: the dashboard and badges import them from here.
 
 from __future__ import annotations
 
@@ -154,8 +154,9 @@ def health(coverage: dict, performance: dict, docs: dict) -> dict:
 def build(root: Path, registry: dict, coverage_latest: dict[str, dict], bench_latest: dict[str, dict],
           lane_targets: dict[str, float], required_docs: tuple[str, ...],
           is_placeholder: Callable[[str], bool] | None = None) -> dict:
-    """META_REGISTRY's document. ``is_placeholder(relpath)`` says whether a doc is an untouched
-    scaffold (default: read the file; validate passes one that remembers by content)."""
+    """META_REGISTRY's document."""
+    # ``is_placeholder(relpath)`` says whether a doc is an untouched scaffold (default: read the
+    # file; validate passes one that remembers by content).
     modules, duplicates = [], []
     for entry in registry["modules"]:
         if entry.get("duplicate_of"):

@@ -1,5 +1,5 @@
-"""``metrics.prom``: a gauge per module and metric in the Prometheus text exposition format, for
-node_exporter's textfile collector (no sample timestamps: that collector refuses them)."""
+"""``metrics.prom``: a Prometheus gauge per module and metric, for node_exporter's textfile collector."""
+# In the text exposition format, with no sample timestamps: that collector refuses them.
 
 from __future__ import annotations
 

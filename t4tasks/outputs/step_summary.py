@@ -1,5 +1,6 @@
-"""GitHub Actions step summaries: Markdown appended to ``$GITHUB_STEP_SUMMARY`` by validate and
-the gates, failures first, then a per-module table. Nothing is written when it is unset."""
+"""GitHub Actions step summaries written by validate and the gates."""
+# Markdown appended to ``$GITHUB_STEP_SUMMARY`` by validate and the gates, failures first, then a
+# per-module table. Nothing is written when it is unset.
 
 from __future__ import annotations
 

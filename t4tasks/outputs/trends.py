@@ -1,20 +1,18 @@
-"""Trend CSVs: the coverage and benchmark ledgers as one row per module per UTC day.
-
-The ledgers keep every measurement; a trend keeps the day's last one, so a module measured ten
-times on a busy day still draws one point, and deltas compare days, not reruns.
-
-Unknown is not zero: an entry whose run produced no number (``coverage`` null, ``summary`` null)
-is left out, while a measured ``0.0`` is a value like any other. A benchmark delta only compares
-runs on the same machine and interpreter (same ``env_fingerprint``): across environments the
-difference measures the hardware, not the code.
-
-Numbers are written in fixed point, never with ``repr``, so the same ledgers give byte-identical
-CSVs on any platform: coverage percentages with 2 decimals, milliseconds with 4 (0.1 µs, below
-the run-to-run noise of any benchmark). Deltas are computed from the rounded values as exact
-decimals, so each delta is exactly the difference of the two numbers shown.
-
-This module owns the CSV field names; nothing reads the wall clock.
-"""
+"""Trend CSVs: the coverage and benchmark ledgers as one row per module per UTC day."""
+# The ledgers keep every measurement; a trend keeps the day's last one, so a module measured ten
+# times on a busy day still draws one point, and deltas compare days, not reruns.
+#
+# Unknown is not zero: an entry whose run produced no number (``coverage`` null, ``summary`` null)
+# is left out, while a measured ``0.0`` is a value like any other. A benchmark delta only compares
+# runs on the same machine and interpreter (same ``env_fingerprint``): across environments the
+# difference measures the hardware, not the code.
+#
+# Deltas are computed from the rounded values as exact decimals, so each delta is exactly the
+# difference of the two numbers shown. Numbers are written in fixed point, never with ``repr``, so
+# the same ledgers give byte-identical CSVs on any platform: coverage percentages with 2 decimals,
+# milliseconds with 4 (below the run-to-run noise of any benchmark).
+#
+# This module owns the CSV field names; nothing reads the wall clock.
 
 from __future__ import annotations
 
@@ -45,8 +43,8 @@ PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
 
 
 def coverage_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Coverage trend rows: the last known coverage per module per day, with the change since the
-    previous day that has one."""
+    """Coverage trend rows: the last known coverage per module per day, with the change since the last."""
+    # The change is against the previous day that has a value.
     rows = []
     previous: dict[str, Decimal] = {}
     for (date, module), entry in _last_per_day(entries, "coverage", _coverage_value).items():
@@ -63,11 +61,9 @@ def coverage_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
 
 
 def bench_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Benchmark trend rows: the last summary per module per day.
-
-    ``delta_p95`` compares with the latest earlier row of the same module and ``env_fingerprint``;
-    it is empty when there is none, or when the fingerprint is unknown.
-    """
+    """Benchmark trend rows: the last summary per module per day."""
+    # ``delta_p95`` compares with the latest earlier row of the same module and
+    # ``env_fingerprint``; it is empty when there is none, or when the fingerprint is unknown.
     rows = []
     previous_p95: dict[tuple[str, str], Decimal] = {}
     for (date, module), entry in _last_per_day(entries, "bench", _bench_summary).items():
@@ -100,9 +96,10 @@ def csv_text(fields: list[str], rows: Iterable[Mapping[str, str]]) -> str:
 
 
 def render(ledger_dir: Path) -> tuple[dict[str, str], list[Problem]]:
-    """Both trend CSVs' text, by file name, from the ledgers in ``ledger_dir``, and the problems
-    found in the ledgers (lines skipped by the reader, values present but not numbers), so the
-    trends check can report them. A missing ledger gives a header-only CSV."""
+    """Both trend CSVs' text by file name, from the ledgers in ``ledger_dir``, and the ledger problems."""
+    # Problems are lines skipped by the reader and values present but not numbers, so the trends
+    # check can report them.
+    # A missing ledger gives a header-only CSV.
     problems: list[Problem] = []
     coverage = _entries(ledger_dir / COVERAGE_LEDGER, "coverage", _coverage_problem, problems)
     bench = _entries(ledger_dir / BENCH_LEDGER, "bench", _bench_problem, problems)
@@ -111,8 +108,9 @@ def render(ledger_dir: Path) -> tuple[dict[str, str], list[Problem]]:
 
 
 def write(trends_dir: Path, texts: Mapping[str, str]) -> list[str]:
-    """Write the trend CSVs ``render`` made (so the targets always exist); return the names of
-    those that changed (an unchanged trend is not rewritten: stable mtimes, quiet doit)."""
+    """Write the trend CSVs ``render`` made (so the targets always exist)."""
+    # Return the names of those that changed (an unchanged trend is not rewritten: stable mtimes,
+    # quiet doit).
     return [name for name, text in texts.items() if atomic.write_text(trends_dir / name, text)]
 
 
@@ -139,11 +137,9 @@ def _entries(
 def _last_per_day(
     entries: Iterable[Mapping[str, Any]], kind: str, value_of: Callable[[Mapping[str, Any]], Any],
 ) -> dict[tuple[str, str], Mapping[str, Any]]:
-    """The last entry with a value per (UTC date, module), in (module, date) order.
-
-    ``ts`` is normalised UTC ISO, so its first ten characters are the UTC date and string order is
-    time order; entries with the same ``ts`` keep their ledger order (the later line wins).
-    """
+    """The last entry with a value per (UTC date, module), in (module, date) order."""
+    # ``ts`` is normalised UTC ISO, so its first ten characters are the UTC date and string order
+    # is time order; entries with the same ``ts`` keep their ledger order (the later line wins).
     last: dict[tuple[str, str], Mapping[str, Any]] = {}
     known = [e for e in entries if e.get(ledger.KIND, kind) == kind and value_of(e) is not None]
     for entry in sorted(known, key=lambda e: e[ledger.TS]):

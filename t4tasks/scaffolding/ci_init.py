@@ -1,11 +1,9 @@
-"""``t4 ci_init``: write GitHub Actions workflows for T4 from ``templates/ci/*.yml.j2``.
-
-Dry-run by default (``apply=False`` lists what would be written); an existing workflow file is
-never overwritten. A repository can override any template with its own ``templates/ci/<name>``.
-
-The templates use ``[[ var ]]`` / ``[% block %]`` / ``[# comment #]`` as Jinja delimiters, so
-GitHub's own ``${{ expression }}`` syntax is written as is and never needs escaping.
-"""
+"""``t4 ci_init``: write GitHub Actions workflows for T4 from ``templates/ci/*.yml.j2``."""
+# Dry-run by default (``apply=False`` lists what would be written); an existing workflow file is
+# never overwritten. A repository can override any template with its own ``templates/ci/<name>``.
+#
+# The templates use ``[[ var ]]`` / ``[% block %]`` / ``[# comment #]`` as Jinja delimiters, so
+# GitHub's own ``${{ expression }}`` syntax is written as is and never needs escaping.
 
 from __future__ import annotations
 
@@ -112,11 +110,9 @@ def render(root: Path, **options: Any) -> dict[str, str]:
 
 
 def write(root: Path, apply: bool = False, **options: Any) -> list[tuple[str, str]]:
-    """Write the workflows (or, without ``apply``, say what would be written).
-
-    Returns ``(repo-relative path, what happened)`` per workflow, sorted: ``created``,
-    ``would create`` (dry run) or ``exists, kept`` (never overwritten). ``options``: see DEFAULTS.
-    """
+    """Write the workflows (or, without ``apply``, say what would be written)."""
+    # Returns ``(repo-relative path, what happened)`` per workflow, sorted: ``created``, ``would
+    # create`` (dry run) or ``exists, kept`` (never overwritten). ``options``: see DEFAULTS.
     root = Path(root)
     done = []
     for relpath, text in sorted(render(root, **options).items()):

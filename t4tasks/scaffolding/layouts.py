@@ -1,10 +1,11 @@
-"""Where a repository's modules are: packages, subpackages, distributions and Django apps, with the
-tests, benchmarks and docs that belong to each, found from the file listing alone (nothing imported).
-
-A module is proposed where the maintainers drew a boundary: a top-level package, a distribution
-(a folder with its own ``pyproject.toml``/``setup.py``), a subpackage that has tests of its own
-(``sub/tests/`` or a parallel ``tests/test_sub/``/``tests/sub/``), up to ``depth`` package levels.
-"""
+"""Where a repository's modules are."""
+# Packages, subpackages, distributions and Django apps, with the tests, benchmarks and docs that
+# belong to each, found from the file listing alone (nothing imported).
+#
+# A module is proposed where the maintainers drew a boundary: a top-level package, a distribution
+# (a folder with its own ``pyproject.toml``/``setup.py``), a subpackage that has tests of its own
+# (``sub/tests/`` or a parallel ``tests/test_sub/``/``tests/sub/``), up to ``depth`` package
+# levels.
 
 from __future__ import annotations
 
@@ -163,8 +164,9 @@ def _top_packages(tree: _Tree, folder: str, prefix: str, skipped: list[Skipped])
 
 
 def _parallel_tests(tree: _Tree, tests_root: str | None, name: str, only: bool) -> list[str]:
-    """A package's folder in a parallel tests tree: ``tests/test_<name>``, ``tests/<name>`` (or a
-    ``tests/test_<name>.py`` file); a repository's only package owns the whole ``tests/``."""
+    """A package's folder in a parallel tests tree."""
+    # ``tests/test_<name>``, ``tests/<name>`` (or a ``tests/test_<name>.py`` file); a repository's
+    # only package owns the whole ``tests/``.
     if tests_root is None:
         return []
     for candidate in (f"{tests_root}/test_{name}", f"{tests_root}/{name}"):

@@ -1,9 +1,7 @@
-"""The marker T4 puts in every file it scaffolds, and how to read it back.
-
-``<!-- t4:scaffold template=module/README.md version=3 sha256=... -->`` (``# t4:scaffold ...`` in
-Python files). The hash covers the file's content without the marker line, so T4 can tell an
-untouched scaffold (a placeholder: no docs credit, safe to refresh) from a file a human edited.
-"""
+"""The marker T4 puts in every file it scaffolds, and how to read it back."""
+# ``<!-- t4:scaffold template=module/README.md version=3 sha256=... -->`` (``# t4:scaffold ...`` in
+# Python files). The hash covers the file's content without the marker line, so T4 can tell an
+# untouched scaffold (a placeholder: no docs credit, safe to refresh) from a file a human edited.
 
 from __future__ import annotations
 

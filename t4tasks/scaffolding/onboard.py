@@ -1,8 +1,8 @@
-"""Bringing modules under T4: ``init`` for a repository that has no manifests, ``new_module`` for a new one.
-
-Both follow the scaffolder's rules: a plan first (``init`` is a dry run unless told to apply), no
-existing file is ever overwritten, every path stays inside the root, and a rerun changes nothing.
-"""
+"""Bringing modules under T4: ``init`` for a whole repository, ``new_module`` for one."""
+# ``init`` for a repository that has no manifests, ``new_module`` for a new one.
+#
+# Both follow the scaffolder's rules: a plan first (``init`` is a dry run unless told to apply), no
+# existing file is ever overwritten, every path stays inside the root, and a rerun changes nothing.
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ RULE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}$")  # a reStructuredText heading'
 
 
 def package_description(init_file: Path) -> str:
-    """The first prose paragraph of the package docstring, on one line; read with ``ast``, never
-    imported. A reStructuredText heading (a line over or under a rule of ``=``, ``-``, ...) is no prose."""
+    """The first prose paragraph of the package docstring, on one line; read with ``ast``, never imported."""
+    # A reStructuredText heading (a line over or under a rule of ``=``, ``-``, ...) is no prose.
     try:
         doc = ast.get_docstring(ast.parse(init_file.read_text(encoding="utf-8", errors="replace")))
     except (OSError, SyntaxError):
@@ -74,11 +74,9 @@ def _manifest_of(root: Path, proposal: layouts.Proposal, lane: str) -> dict:
 
 
 def init(root: Path, apply: bool = False, lane: str = "L2", depth: int = layouts.DEFAULT_DEPTH) -> list[Planned]:
-    """Plan (and with ``apply`` write) a manifest for every proposed module that has none.
-
-    A folder that already has a manifest (in any letter case) is ``skip-exists``, so running it twice
-    writes nothing the second time.
-    """
+    """Plan (and with ``apply`` write) a manifest for every proposed module that has none."""
+    # A folder that already has a manifest (in any letter case) is ``skip-exists``, so running it
+    # twice writes nothing the second time.
     return plan(root, lane, depth, apply)[0]
 
 
@@ -139,11 +137,9 @@ def check_name(root: Path, name: str) -> Path:
 
 
 def new_module(root: Path, name: str, lane: str = "L2") -> list[str]:
-    """Create module ``name``: folder, package, manifest, docs and tests; return the paths written.
-
-    The owner is the ``TODO-owner`` placeholder, which ``placeholder_problems`` reports until a
-    person names the owning team: T4 cannot know it, and a guess would look like a fact.
-    """
+    """Create module ``name``: folder, package, manifest, docs and tests; return the paths written."""
+    # The owner is the ``TODO-owner`` placeholder, which ``placeholder_problems`` reports until a
+    # person names the owning team: T4 cannot know it, and a guess would look like a fact.
     root = root.resolve()
     _check_lane(lane)
     folder = check_name(root, name)

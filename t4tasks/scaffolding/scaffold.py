@@ -1,20 +1,21 @@
-"""Module docs and tests from jinja2 templates: planned first, written only on request, never clobbering.
-
-Scaffolding runs on real repositories people care about, so the rules are strict:
-
-* planning writes nothing; ``format_plan`` shows exactly what ``apply`` would write;
-* an existing file is never overwritten, and names that differ only in case count as existing
-  (``docs/api.md`` blocks ``docs/API.md``: on a case-insensitive checkout they are one file);
-* ``update=True`` refreshes a file only when it still is an untouched scaffold (its marker's hash
-  matches its content) and the template it came from changed; a human edit is never touched;
-* every target path stays inside the repository root, lexically and through symlinks;
-* ``apply`` writes atomically and appends one ledger entry per module after the files are in place,
-  so the ledger never claims a file that is not there.
-
-A template's version is its declared ``{# version: N #}`` plus a hash of its source (``1+3fa2c9d1e0b4``):
-a user who customises a template in the repository's ``templates/`` without bumping the number still
-gets untouched scaffolds refreshed, and rendering on another day (new dates) is not a template change.
-"""
+"""Module docs and tests from jinja2 templates."""
+# Planned first, written only on request, never clobbering.
+#
+# Scaffolding runs on real repositories people care about, so the rules are strict:
+#
+# * planning writes nothing; ``format_plan`` shows exactly what ``apply`` would write;
+# * an existing file is never overwritten, and names that differ only in case count as existing
+#   (``docs/api.md`` blocks ``docs/API.md``: on a case-insensitive checkout they are one file);
+# * ``update=True`` refreshes a file only when it still is an untouched scaffold (its marker's hash
+#   matches its content) and the template it came from changed; a human edit is never touched;
+# * every target path stays inside the repository root, lexically and through symlinks;
+# * ``apply`` writes atomically and appends one ledger entry per module after the files are in
+#   place, so the ledger never claims a file that is not there.
+#
+# A template's version is its declared ``{# version: N #}`` plus a hash of its source
+# (``1+3fa2c9d1e0b4``): a user who customises a template in the repository's ``templates/`` without
+# bumping the number still gets untouched scaffolds refreshed, and rendering on another day (new
+# dates) is not a template change.
 
 from __future__ import annotations
 
@@ -94,11 +95,9 @@ def safe_target(root: Path, relpath: str) -> Path:
 
 
 def existing_path(root: Path, relpath: str) -> str | None:
-    """The entry already at ``relpath``, matched case-insensitively component by component.
-
-    Matching every component (not just the file name) means ``Docs/api.md`` also blocks
-    ``docs/API.md``. Symlinks count as existing even when dangling: replacing one is overwriting.
-    """
+    """The entry already at ``relpath``, matched case-insensitively component by component."""
+    # Matching every component (not just the file name) means ``Docs/api.md`` also blocks
+    # ``docs/API.md``. Symlinks count as existing even when dangling: replacing one is overwriting.
     current = root
     actual = []
     for part in relpath.split("/"):
@@ -117,12 +116,10 @@ def existing_path(root: Path, relpath: str) -> str | None:
 
 
 def public_names(source: str) -> list[PublicName]:
-    """The names a module offers, read with ``ast`` so scaffolding never runs the module's code.
-
-    ``__all__`` (a literal list or tuple of strings) wins when present; otherwise top-level
-    functions, classes and assignments whose names do not start with ``_``. Imports are left out:
-    without ``__all__`` nobody can tell a re-export from a helper the module merely uses.
-    """
+    """The names a module offers, read with ``ast`` so scaffolding never runs the module's code."""
+    # ``__all__`` (a literal list or tuple of strings) wins when present; otherwise top-level
+    # functions, classes and assignments whose names do not start with ``_``. Imports are left out:
+    # without ``__all__`` nobody can tell a re-export from a helper the module merely uses.
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -159,12 +156,10 @@ def _literal_strings(node: ast.expr | None) -> list[str] | None:
 
 
 def import_location(root: Path, module: Module) -> tuple[str, str]:
-    """(dotted import name, repo-relative folder that must be on ``sys.path`` to import it).
-
-    Climbs from the code folder while the parent is a package, so ``src/shop/payments`` with
-    ``__init__.py`` files in ``shop`` and ``payments`` imports as ``shop.payments`` from ``src``.
-    A folder without ``__init__.py`` is a namespace package named after the folder.
-    """
+    """(dotted import name, repo-relative folder that must be on ``sys.path`` to import it)."""
+    # Climbs from the code folder while the parent is a package, so ``src/shop/payments`` with
+    # ``__init__.py`` files in ``shop`` and ``payments`` imports as ``shop.payments`` from ``src``.
+    # A folder without ``__init__.py`` is a namespace package named after the folder.
     code = module.code_path
     if code == ".":
         return module.name, "."
@@ -177,8 +172,9 @@ def import_location(root: Path, module: Module) -> tuple[str, str]:
 
 
 def tests_dir(project: Project, module: Module) -> str:
-    """Where the module's tests live: an existing test folder, the manifest's
-    ``layout.paths.tests``, else ``<module>/tests`` (T4's first default pattern)."""
+    """Where the module's tests live."""
+    # An existing test folder, the manifest's ``layout.paths.tests``, else ``<module>/tests`` (T4's
+    # first default pattern).
     for path in module.test_paths:
         if (project.root / path).is_dir():
             return path
@@ -200,17 +196,15 @@ def _environment(root: Path, language: str = "markdown") -> jinja2.Environment:
 
 @functools.lru_cache(maxsize=64)
 def _compiled(root: Path, source: str, language: str) -> jinja2.Template:
-    """Compiling is most of the cost of planning a module, so each distinct source compiles once.
-
-    Keyed by the source itself rather than jinja's name cache, which would miss a repository
-    override added after the packaged template was loaded.
-    """
+    """Compiling is most of the cost of planning a module, so each distinct source compiles once."""
+    # Keyed by the source itself rather than jinja's name cache, which would miss a repository
+    # override added after the packaged template was loaded.
     return _environment(root, language).from_string(source)
 
 
 def _template(root: Path, template: str) -> tuple[jinja2.Template, str, str]:
-    """(compiled template, version, file it came from); version is ``<declared>+<source hash>``,
-    see the module docstring for why both parts."""
+    """(compiled template, version, file it came from)."""
+    # Version is ``<declared>+<source hash>``, see the comments atop the module for why both parts.
     env = _environment(root)
     source, filename, _ = env.loader.get_source(env, f"{template}.j2")
     declared = VERSION_COMMENT.search(source)
@@ -226,12 +220,11 @@ def plan_docs(project: Project, module: Module, today: date | None = None, updat
 
 
 def plan_tests(project: Project, module: Module, today: date | None = None, update: bool = False) -> list[Planned]:
-    """What scaffolding the module's tests would do; writes nothing.
-
-    Test files are named after the module (``test_payments_smoke.py``): identically named test files
-    in several folders without ``__init__.py`` make one pytest run over the repository fail with
-    "import file mismatch", and a shared ``tests/`` folder would let only the first module have one.
-    """
+    """What scaffolding the module's tests would do; writes nothing."""
+    # Test files are named after the module (``test_payments_smoke.py``): identically named test
+    # files in several folders without ``__init__.py`` make one pytest run over the repository fail
+    # with "import file mismatch", and a shared ``tests/`` folder would let only the first module
+    # have one.
     folder = tests_dir(project, module)
     leaf = module.name.replace(".", "_")
     targets = {}
@@ -316,13 +309,11 @@ def _classify(root: Path, relpath: str, existing: str | None, template: str, ver
 
 
 def apply(project: Project, module: Module, planned: list[Planned], kind: str) -> list[str]:
-    """Write the planned creates and updates; return the repo-relative paths written.
-
-    Each target is re-checked right before writing, because the tree may have changed since the
-    plan was made: a file that appeared is not overwritten, a scaffold edited meanwhile is not
-    refreshed. One ledger entry per module follows the writes, and only when something was written,
-    so applying twice appends nothing the second time.
-    """
+    """Write the planned creates and updates; return the repo-relative paths written."""
+    # Each target is re-checked right before writing, because the tree may have changed since the
+    # plan was made: a file that appeared is not overwritten, a scaffold edited meanwhile is not
+    # refreshed. One ledger entry per module follows the writes, and only when something was
+    # written, so applying twice appends nothing the second time.
     if kind not in KINDS:
         raise ValueError(f"unknown scaffold kind {kind!r} (expected one of {', '.join(KINDS)})")
     root = project.root

@@ -1,8 +1,6 @@
-"""Atomic file writes: every file T4 writes goes through here.
-
-A kill at any moment must leave either the old or the new file, never a torn one, so content is
-written to a temporary file in the same directory, flushed and fsynced, then ``os.replace``d.
-"""
+"""Atomic file writes: every file T4 writes goes through here."""
+# A kill at any moment must leave either the old or the new file, never a torn one, so content is
+# written to a temporary file in the same directory, flushed and fsynced, then ``os.replace``d.
 
 from __future__ import annotations
 
@@ -32,13 +30,11 @@ _UMASK = _read_umask()
 
 
 def write_bytes(path: Path | str, data: bytes, *, state_only: bool = False) -> bool:
-    """Atomically replace ``path`` with ``data``; return False (and touch nothing) when unchanged.
-
-    Skipping identical content keeps mtimes stable, which keeps doit's checks cheap and makes
-    "a second run changes no file" literally true. ``state_only``: the file is T4's own state
-    (a memo, the digest store), which no task reads as an input, so what the run knows of the
-    repository's files stays valid.
-    """
+    """Atomically replace ``path`` with ``data``; return False (and touch nothing) when unchanged."""
+    # Skipping identical content keeps mtimes stable, which keeps doit's checks cheap and makes "a
+    # second run changes no file" literally true. ``state_only``: the file is T4's own state (a
+    # memo, the digest store), which no task reads as an input, so what the run knows of the
+    # repository's files stays valid.
     path = Path(path)
     if os.path.islink(path):
         # replacing the link would detach the file from wherever the repository points it
@@ -80,8 +76,8 @@ def written(path: Path | str) -> None:
 
 
 def _mode_for(path: Path) -> int:
-    """Keep an existing file's permissions; new files get the usual 0666 & ~umask
-    (mkstemp's 0600 would make committed artifacts unreadable to others)."""
+    """Keep an existing file's permissions; new files get the usual 0666 & ~umask."""
+    # Mkstemp's 0600 would make committed artifacts unreadable to others.
     try:
         return path.stat().st_mode & 0o777
     except FileNotFoundError:

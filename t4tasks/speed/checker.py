@@ -1,12 +1,10 @@
-"""A doit file checker where content decides, not timestamps.
-
-doit's MD5 checker trusts an unchanged mtime, but after a fresh clone every mtime is new, and it
-then re-hashes every dependency of every up-to-date task on every run (it only stores state for
-tasks that ran), once per task that lists the file. This checker keeps doit's state idea
-(mtime, size, digest) and takes digests from ``digests``, which reads a file at most once per run
-and remembers it across runs, so a clone with a restored ``.t4/`` reruns nothing whose content is
-unchanged, and pays the reading once.
-"""
+"""A doit file checker where content decides, not timestamps."""
+# doit's MD5 checker trusts an unchanged mtime, but after a fresh clone every mtime is new, and it
+# then re-hashes every dependency of every up-to-date task on every run (it only stores state for
+# tasks that ran), once per task that lists the file. This checker keeps doit's state idea (mtime,
+# size, digest) and takes digests from ``digests``, which reads a file at most once per run and
+# remembers it across runs, so a clone with a restored ``.t4/`` reruns nothing whose content is
+# unchanged, and pays the reading once.
 
 from __future__ import annotations
 

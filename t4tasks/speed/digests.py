@@ -1,50 +1,49 @@
-"""File content digests (sha256), remembered across runs, and free for files git says are clean.
-
-Content decides what is stale, but reading every input file on every run would cost more than
-the run itself on a large repository (and after a fresh clone, when every mtime is new, doit's own
-checker re-reads every dependency on every run, because it only saves state for tasks that ran).
-Two memories avoid the reading:
-
-* by file: (mtime, size, inode) → sha256 and git blob id (both from one read). Like git's index,
-  an entry whose mtime is within a few seconds of the moment it was recorded is not trusted later
-  ("racily clean": the file could change again within the same clock tick).
-* by git blob: the listing gives the blob id of every tracked file whose content equals the index
-  (``git ls-files --stage`` minus ``--modified``). A blob id names content, so blob → sha256 holds
-  in any clone: after a fresh clone with a restored state folder, no file is read. The blob id is
-  used only for a file whose ctime is older than the listing (a file changed since git looked is
-  read). Clean/smudge filters that rewrite content on checkout would make the work tree bytes
-  differ from the blob; the map is learned from the work tree, so it stays right on one machine.
-
-Both live in one JSON file under the state folder, loaded on the first digest that needs it: an
-up-to-date run whose files all kept their mtimes never loads it. Nor does a run that needs the
-digests of a few files only (a changed manifest, the registry T4 has just rewritten, the files of
-the module that changed): up to ``READ_FILES`` files and ``READ_BYTES`` bytes are read instead,
-because loading and saving the store costs a tenth of a second at 10,000 modules (63,000 files),
-as much as reading 100 MB or 5,000 small files.
-
-Memo keys and task settings name files by a content id: the git blob id, which the listing gives
-for a clean tracked file and which is computed as git would for any other, so that committing or
-staging a file changes no id. A run judges the listing: within a run, the content id of a file
-git lists as clean (and T4 has not written since) is its blob id, without a ``stat``. Memo keys
-and the content digests that tasks declare in their settings name 60,000 files at 10,000
-modules; git has just compared each with its index, in C, and a ``stat`` each again costs more. A file edited
-after git looked keeps its listed id for the rest of the run, as if edited just after the run; the
-next run lists it as modified. What must not happen is a remembered result made from the new
-content under the old id: ``Memo.get`` checks the files of a key it has to compute (a ``stat``
-each, for the few keys that miss) and remembers nothing made from a file changed since the
-listing (``unchecked_ids``, ``doubt``).
-
-Within a T4 run (``run_scope``) a file's stat and sha256 are also kept in memory, so the memo
-keys of the five tasks that rebuild at once after a change cost a dict lookup, not a ``stat`` each
-(about 230,000 of them at 10,000 modules), and doit's checker records a finished task's state from
-the same stats. What is kept of a file is forgotten when T4 writes it, and all of it when a task
-ends (``forget``, called by T4's reporter): a file is assumed unchanged only for the span of one
-task, the span in which doit itself assumes it. (The checker's own stats, taken to decide whether a
-task is stale, are not kept: an up-to-date run would pay for keeping 100,000 of them and use none.)
-A forked child (see ``forked``) sends back the stats it took (``learned_since``), and this process
-takes them in (``learn``) unless it wrote the file meanwhile: doit records a task's state from the
-stats its work took in a child.
-"""
+"""File content digests (sha256), remembered across runs, and free for files git says are clean."""
+# Content decides what is stale, but reading every input file on every run would cost more than the
+# run itself on a large repository (and after a fresh clone, when every mtime is new, doit's own
+# checker re-reads every dependency on every run, because it only saves state for tasks that ran).
+# Two memories avoid the reading:
+#
+# * by file: (mtime, size, inode) → sha256 and git blob id (both from one read). Like git's index,
+#   an entry whose mtime is within a few seconds of the moment it was recorded is not trusted later
+#   ("racily clean": the file could change again within the same clock tick).
+# * by git blob: the listing gives the blob id of every tracked file whose content equals the index
+#   (``git ls-files --stage`` minus ``--modified``). A blob id names content, so blob → sha256
+#   holds in any clone: after a fresh clone with a restored state folder, no file is read. The blob
+#   id is used only for a file whose ctime is older than the listing (a file changed since git
+#   looked is read). Clean/smudge filters that rewrite content on checkout would make the work tree
+#   bytes differ from the blob; the map is learned from the work tree, so it stays right on one
+#   machine.
+#
+# Both live in one JSON file under the state folder, loaded on the first digest that needs it: an
+# up-to-date run whose files all kept their mtimes never loads it. Nor does a run that needs the
+# digests of a few files only (a changed manifest, the registry T4 has just rewritten, the files of
+# the module that changed): up to ``READ_FILES`` files and ``READ_BYTES`` bytes are read instead,
+# because loading and saving the store costs as much as reading that many (see
+# docs/PERFORMANCE.md).
+#
+# Memo keys and task settings name files by a content id: the git blob id, which the listing gives
+# for a clean tracked file and which is computed as git would for any other, so that committing or
+# staging a file changes no id. A run judges the listing: within a run, the content id of a file
+# git lists as clean (and T4 has not written since) is its blob id, without a ``stat``. A file
+# edited after git looked keeps its listed id for the rest of the run, as if edited just after the
+# run; the next run lists it as modified. What must not happen is a remembered result made from the
+# new content under the old id: ``Memo.get`` checks the files of a key it has to compute (a
+# ``stat`` each, for the few keys that miss) and remembers nothing made from a file changed since
+# the listing (``unchecked_ids``, ``doubt``). Memo keys and the content digests that tasks declare
+# in their settings name every module's files; git has just compared each with its index, in C, and
+# a ``stat`` each again costs more.
+#
+# What is kept of a file is forgotten when T4 writes it, and all of it when a task ends
+# (``forget``, called by T4's reporter): a file is assumed unchanged only for the span of one task,
+# the span in which doit itself assumes it. (The checker's own stats, taken to decide whether a
+# task is stale, are not kept: an up-to-date run would pay for keeping 100,000 of them and use
+# none.) A forked child (see ``forked``) sends back the stats it took (``learned_since``), and this
+# process takes them in (``learn``) unless it wrote the file meanwhile: doit records a task's state
+# from the stats its work took in a child. Within a T4 run (``run_scope``) a file's stat and sha256
+# are also kept in memory, so the memo keys of the five tasks that rebuild at once after a change
+# cost a dict lookup, not a ``stat`` each, and doit's checker records a finished task's state from
+# the same stats (see docs/PERFORMANCE.md).
 
 from __future__ import annotations
 
@@ -72,7 +71,7 @@ RACY_SECONDS = 3.0
 # checkout most files are young, and a young file keys memos by its sha256, not its blob id.
 GIT_MARGIN_SECONDS = 0.05
 COARSE_MARGIN_SECONDS = 2.0
-# what a process reads before it loads the store (see the module doc)
+# what a process reads before it loads the store (see the comments atop the module)
 READ_FILES = 256
 READ_BYTES = 32 * 1024 * 1024
 
@@ -101,8 +100,8 @@ def hashes_of(path: str | os.PathLike) -> tuple[str, str]:
 
 
 class Stat(NamedTuple):
-    """What a digest needs of a stat, named as ``os.stat_result`` names it. A run keeps one per file
-    it reads (63,000 at 10,000 modules): a third of the memory of a full ``stat_result``."""
+    """What a digest needs of a stat, named as ``os.stat_result`` names it."""
+    # A run keeps one per file it reads: a third of the memory of a full ``stat_result``.
 
     st_mtime_ns: int
     st_size: int
@@ -111,8 +110,8 @@ class Stat(NamedTuple):
 
 
 class RunMemory:
-    """What one run knows of files, by path: flat dicts of immutable values, nothing the cyclic
-    garbage collector has to traverse."""
+    """What one run knows of files, by path."""
+    # Flat dicts of immutable values, nothing the cyclic garbage collector has to traverse.
 
     def __init__(self, written: set[str] | None = None) -> None:
         self.stats: dict[str, Stat] = {}
@@ -123,8 +122,9 @@ class RunMemory:
 
 
 class Learned(NamedTuple):
-    """The stats a process took in a span of one run, flat: a forked child pickles 40,000 of
-    them at 10,000 modules, four times faster as plain lists than as ``Stat`` tuples."""
+    """The stats a process took in a span of one run, flat."""
+    # A forked child pickles them much faster as plain lists than as ``Stat`` tuples (see
+    # docs/PERFORMANCE.md).
 
     paths: list[str]
     numbers: list[int]  # the four fields of each path's Stat, in order
@@ -142,7 +142,7 @@ class DigestCache:
         self._dirty = False
         # absolute root + "/" → (relative path → blob id of a clean tracked file, when listed)
         self._git: dict[str, tuple[dict[str, str], float]] = {}
-        self.run: RunMemory | None = None  # inside a run scope (see the module doc)
+        self.run: RunMemory | None = None  # inside a run scope (see the comments atop the module)
         self._reads_left = (READ_FILES, READ_BYTES)  # before the store is loaded
 
     def _load(self) -> None:
@@ -173,8 +173,8 @@ class DigestCache:
         return None
 
     def changed_since_listing(self, paths: list[str]) -> bool:
-        """Whether any of ``paths``, keyed by the blob id the listing gave it, may hold other
-        content now: it is gone, or its ctime is not older than the listing (see ``_blob_of``)."""
+        """Whether any of ``paths``, keyed by the blob id the listing gave it, may hold other content now."""
+        # It is gone, or its ctime is not older than the listing (see ``_blob_of``).
         for path in paths:
             try:
                 stat = os.stat(path)
@@ -185,7 +185,7 @@ class DigestCache:
         return False
 
     def _stat(self, path: str) -> os.stat_result | Stat:
-        """A stat of ``path``: the run's (see the module doc), or a fresh one."""
+        """A stat of ``path``: the run's (see the comments atop the module), or a fresh one."""
         run = self.run
         if run is None:
             return os.stat(path)
@@ -220,8 +220,8 @@ class DigestCache:
         return digest
 
     def _object_id(self, path: str, stat: os.stat_result | Stat) -> str:
-        """The git blob id of the file's content now, for a file the listing does not vouch for:
-        remembered in the store by (mtime, size, inode) like the sha256."""
+        """The git blob id of the file's content now, for a file the listing does not vouch for."""
+        # Remembered in the store by (mtime, size, inode) like the sha256.
         key = path if os.path.isabs(path) else os.path.abspath(path)
         if not self._spare_store(stat):
             return hashes_of(path)[1]
@@ -229,8 +229,8 @@ class DigestCache:
         return known[5] if known and len(known) > 5 else self._read(path, key, stat)[1]
 
     def _spare_store(self, stat: os.stat_result | Stat) -> bool:
-        """Load the store, unless this process may still read a file instead (see the module
-        doc): False when the file is to be read."""
+        """Load the store and return True, or False when this process may still read the file instead."""
+        # See the comments atop the module.
         if self._loaded:
             return True
         files, size = self._reads_left
@@ -241,8 +241,8 @@ class DigestCache:
         return True
 
     def _known(self, key: str, stat: os.stat_result | Stat) -> list | None:
-        """The store's entry for the file, when this stat says it still holds: same mtime, size and
-        inode, and recorded more than ``RACY_SECONDS`` after that mtime."""
+        """The store's entry for the file, when this stat says it still holds."""
+        # Same mtime, size and inode, and recorded more than ``RACY_SECONDS`` after that mtime.
         known = self._files.get(key)
         if (known and known[:3] == [stat.st_mtime_ns, stat.st_size, stat.st_ino]
                 and known[4] - stat.st_mtime_ns / 1e9 > RACY_SECONDS):
@@ -264,11 +264,11 @@ class DigestCache:
         return digest, blob
 
     def content_id(self, path: str) -> str:
-        """An id of the content: its git blob id, as the listing gives it for a clean tracked file
-        (no read, and no loading of the store) or as git would compute it for any other. The
-        same content keeps its id whether the file is edited, staged or committed, so a commit
-        changes no memo key and no task's setting. (Within a run, the module's ``content_ids``
-        takes a clean file's id from the listing before it asks here.)"""
+        """An id of the content: its git blob id, from the listing or computed as git would."""
+        # From the listing for a clean tracked file (no read, and no loading of the store).
+        # The same content keeps its id whether the file is edited, staged or committed, so a
+        # commit changes no memo key and no task's setting. (Within a run, the module's
+        # ``content_ids`` takes a clean file's id from the listing before it asks here.)
         run = self.run
         if run is not None:
             found = run.ids.get(path)
@@ -305,13 +305,13 @@ def use_store(store: Path) -> None:
 
 
 def use_git(root: Path, clean_blobs: dict[str, str], listed_at: float) -> None:
-    """Let digests of files under ``root`` come from their git blob ids (see the module doc)."""
+    """Let digests of files under ``root`` come from their git blob ids (see the comments atop the module)."""
     _cache.use_git(root, clean_blobs, listed_at)
 
 
 @contextlib.contextmanager
 def run_scope() -> Iterator[None]:
-    """Keep stats and sha256s in memory for the span of one T4 run (see the module doc)."""
+    """Keep stats and sha256 digests in memory for the span of one T4 run (see the module comments)."""
     _cache.run = RunMemory()
     try:
         yield
@@ -320,8 +320,8 @@ def run_scope() -> Iterator[None]:
 
 
 def forget(path: str | os.PathLike | None = None) -> None:
-    """``path`` changed (T4 wrote it), or, without a path, any file may have (a task ended):
-    stat again when asked."""
+    """``path`` changed (T4 wrote it), or, without a path, any file may have (a task ended)."""
+    # Stat again when asked.
     run = _cache.run
     if run is None:
         return
@@ -335,8 +335,7 @@ def forget(path: str | os.PathLike | None = None) -> None:
 
 
 def memory() -> RunMemory | None:
-    """This run's memory (None outside a run): the token a forked child's ``learn`` is checked
-    against."""
+    """This run's memory (None outside a run): the token a forked child's ``learn`` is checked against."""
     return _cache.run
 
 
@@ -354,18 +353,18 @@ def learned_since(before: set[str]) -> Learned:
 
 
 def learn(learned: Learned, during: RunMemory | None, across_tasks: bool = False) -> None:
-    """Take in the stats a forked child took while ``during`` was this run's memory; a file T4
-    wrote in this run keeps what this process knows, which is newer. Nothing when a task
-    has ended since (the memory was renewed), unless the child's result is itself used
-    ``across_tasks``: work begun for a later task, whose result is kept only while the files a
-    task could change outside T4's writes (the ledgers a measurement appends to) are unchanged.
-    Its stats then say which content that result was made from, the state doit should record
-    (an older stat at worst costs a rerun); only the files T4 wrote since are left out."""
+    """Take in the stats a forked child took while ``during`` was this run's memory."""
     run = _cache.run
+    # Nothing when a task has ended since (the memory was renewed), unless the child's result is
+    # itself used ``across_tasks``: work begun for a later task, whose result is kept only while
+    # the files a task could change outside T4's writes (the ledgers a measurement appends to) are
+    # unchanged. Its stats then say which content that result was made from, the state doit should
+    # record (an older stat at worst costs a rerun); only the files T4 wrote since are left out.
     if run is None or (run is not during and not across_tasks):
         return
     numbers = iter(learned.numbers)
     for path, stat in zip(learned.paths, map(Stat._make, zip(numbers, numbers, numbers, numbers))):
+        # a file T4 wrote in this run keeps what this process knows, which is newer
         if path not in run.written:
             run.stats.setdefault(path, stat)
 
@@ -375,8 +374,10 @@ _doubts = threading.local()     # .count: how many results this thread has not r
 
 
 def unchecked_ids(compute: Callable[[], T]) -> tuple[T, list[str]]:
-    """``compute()``, and the paths whose content id it took from the listing unchecked (a memo
-    key's files, for ``Memo.get``). A plain call, not a context manager: it runs 100,000 times."""
+    """``compute()``, and the paths whose content id it took from the listing unchecked."""
+    # A memo key's files, for ``Memo.get``.
+    #
+    # A plain call, not a context manager: it runs 100,000 times.
     outer = getattr(_unchecked, "paths", None)
     _unchecked.paths = paths = []
     try:
@@ -388,11 +389,10 @@ def unchecked_ids(compute: Callable[[], T]) -> tuple[T, list[str]]:
 
 
 def content_ids(root: Path | str, relpaths: Iterable[str]) -> list[str | None]:
-    """The content id of each file ``root/relpath`` (see ``DigestCache.content_id``), None for
-    one that cannot be read. Within a run, a file the listing holds as clean and T4 has not
-    written since keys as its listed blob id without a ``stat`` (see "A run judges the listing"
-    in the module doc), looked up by relative path: a key part for 10,000 files costs a
-    dictionary lookup each."""
+    """The content id of each file ``root/relpath``, None for one that cannot be read."""
+    # See ``DigestCache.content_id``. Within a run, a file the listing holds as clean and T4 has
+    # not written since keys as its listed blob id without a ``stat`` (see "A run judges the
+    # listing" in the module comments), looked up by relative path: a dictionary lookup per file.
     prefix = f"{root}{os.sep}"
     run = _cache.run
     listed = _cache._git.get(prefix) if run is not None else None
@@ -419,19 +419,20 @@ def changed_since_listing(paths: list[str]) -> bool:
 
 
 def doubts() -> int:
-    """How many results this thread has declined to remember (``doubt``): a result computed
-    while the count grew is made from one of them, and is not remembered either."""
+    """How many results this thread has declined to remember (``doubt``)."""
+    # A result computed while the count grew is made from one of them, and is not remembered
+    # either.
     return getattr(_doubts, "count", 0)
 
 
 def doubt() -> None:
-    """A result was computed from files that may have changed since the listing: do not remember
-    it, nor any result made from it (see ``Memo.get``)."""
+    """A result was computed from files that may have changed since the listing."""
+    # Do not remember it, nor any result made from it (see ``Memo.get``).
     _doubts.count = doubts() + 1
 
 
 def stat(path: str) -> os.stat_result | Stat:
-    """``os.stat(path)``, or the stat this run already took of it (see the module doc)."""
+    """``os.stat(path)``, or the stat this run already took of it (see the comments atop the module)."""
     return _cache._stat(path)
 
 

@@ -1,19 +1,16 @@
-"""Work done meanwhile in a forked copy of this process: the second core of a CI machine.
-
-A run at 10,000 modules spends seconds in pure-Python work that splits into independent parts
-(validate's checks, the two documentation maps, META while summaries and docmap are written).
-``start(compute)`` forks a child that computes
-and sends its result back pickled, while this process does the other half; ``result()`` returns
-it. The child shares everything loaded so far (copy-on-write) and writes nothing T4 reads back
-but a memo under the state folder (results keyed by their inputs' content, right in any process).
-Used as a context manager, the child is stopped when the ``with`` block fails. The stats the
-child took of files (see ``digests``) come back with its result, so this process does not take
-them again.
-
-Where forking is unsafe or impossible, or asked not to (``T4_SERIAL=1``), and when the child
-dies or its result cannot be read, ``result()`` computes in this process instead: the outcome is
-the same, only slower. A failure inside ``compute`` is therefore raised here, by the second try.
-"""
+"""Work done meanwhile in a forked copy of this process: the second core of a CI machine."""
+# ``start(compute)`` forks a child that computes and sends its result back pickled, while this
+# process does the other half; ``result()`` returns it. The child shares everything loaded so far
+# (copy-on-write) and writes nothing T4 reads back but a memo under the state folder (results keyed
+# by their inputs' content, right in any process). Used as a context manager, the child is stopped
+# when the ``with`` block fails. The stats the child took of files (see ``digests``) come back with
+# its result, so this process does not take them again. A large run spends seconds in pure-Python
+# work that splits into independent parts (validate's checks, the two documentation maps, META
+# while summaries and docmap are written; see docs/PERFORMANCE.md).
+#
+# Where forking is unsafe or impossible, or asked not to (``T4_SERIAL=1``), and when the child dies
+# or its result cannot be read, ``result()`` computes in this process instead: the outcome is the
+# same, only slower. A failure inside ``compute`` is therefore raised here, by the second try.
 
 from __future__ import annotations
 
@@ -45,8 +42,8 @@ class Forked(Generic[T]):
         self._done: tuple[T] | None = None
 
     def result(self) -> T:
-        """The child's result; computed here when there is no child or it gave none. Later calls
-        return the same value."""
+        """The child's result; computed here when there is no child or it gave none."""
+        # Later calls return the same value.
         if self._done is None:
             self._done = (self._result(),)
         return self._done[0]
@@ -89,9 +86,10 @@ class Forked(Generic[T]):
 
 
 def start(compute: Callable[[], T], across_tasks: bool = False) -> Forked[T]:
-    """Run ``compute`` in a forked child, unless there is no ``fork`` (Windows), other threads
-    are running (a child would inherit the locks they hold) or ``T4_SERIAL`` is set. A result
-    begun by one task for another is used ``across_tasks`` (see ``digests.learn``)."""
+    """Run ``compute`` in a forked child, unless forking is unavailable, unsafe or turned off."""
+    # No ``fork`` on Windows; other threads running (a child would inherit the locks they hold);
+    # ``T4_SERIAL`` set.
+    # A result begun by one task for another is used ``across_tasks`` (see ``digests.learn``).
     if not hasattr(os, "fork") or threading.active_count() > 1 or os.environ.get(SERIAL_ENV):
         return Forked(compute, across_tasks=across_tasks)
     read_end, write_end = os.pipe()
@@ -117,8 +115,8 @@ def start(compute: Callable[[], T], across_tasks: bool = False) -> Forked[T]:
 
 @contextlib.contextmanager
 def reaping() -> Iterator[None]:
-    """Stop, when the block ends, every child started in it that nobody asked for (META begun
-    for a run that turned out not to need it): none outlives a T4 run."""
+    """Stop, when the block ends, every child started in it that nobody asked for."""
+    # Such as META begun for a run that turned out not to need it: no child outlives a T4 run.
     try:
         yield
     finally:

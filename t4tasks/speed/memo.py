@@ -1,15 +1,14 @@
-"""Per-item results remembered across runs by the content of the files they were computed from.
-
-doit decides per task; a task over 10,000 modules (summaries, the docs check, META's docs block)
-would otherwise redo 10,000 pure computations because one module changed. Each such computation
-names its inputs in a key (content ids from ``digests``: within a run, a dict lookup for a file
-git lists as clean), and a ``Memo`` returns the stored result for a known key. A key that names
-files must be given as a callable: ``get`` then knows which files a computed value was made from.
-
-A memo is one JSON file under the state folder per kind of result. ``save`` writes only the
-entries used in this run, so results of deleted or changed inputs do not pile up. Values must be
-JSON-serialisable; a missing or torn file only costs recomputing.
-"""
+"""Per-item results remembered across runs by the content of the files they were computed from."""
+# Each such computation names its inputs in a key (content ids from ``digests``: within a run, a
+# dict lookup for a file git lists as clean), and a ``Memo`` returns the stored result for a known
+# key. A key that names files must be given as a callable: ``get`` then knows which files a
+# computed value was made from. doit decides per task; a task over every module (summaries, the
+# docs check, META's docs block) would otherwise redo every module's pure computation because one
+# module changed.
+#
+# A memo is one JSON file under the state folder per kind of result. ``save`` writes only the
+# entries used in this run, so results of deleted or changed inputs do not pile up. Values must be
+# JSON-serialisable; a missing or torn file only costs recomputing.
 
 from __future__ import annotations
 
@@ -49,9 +48,11 @@ class Memo:
                 pass
 
     def get(self, key: str | Callable[[], str], compute: Callable[[], Any], unchecked: list[str] | None = None) -> Any:
-        """The remembered value for ``key`` (or for what ``key()`` returns), else ``compute()``
-        (remembered from now on). A key made beforehand from files' listed ids comes with those
-        files (``unchecked``, see ``digests.unchecked_ids``)."""
+        """The remembered value for ``key`` (or for what ``key()`` returns), else ``compute()``."""
+        # Remembered from now on.
+        #
+        # A key made beforehand from files' listed ids comes with those files (``unchecked``, see
+        # ``digests.unchecked_ids``).
         if not self.enabled:
             return compute()
         unchecked = unchecked or []
@@ -77,9 +78,9 @@ class Memo:
         return self.enabled and key in self._known
 
     def save(self) -> None:
-        """Keep exactly the entries used since loading (nothing is written when nothing changed).
-        Only into an existing state folder (``<state>/memo/<name>.json``): a T4 run creates it,
-        while reading a repository as a library (a scaffolding dry run) must write nothing."""
+        """Keep exactly the entries used since loading (nothing is written when nothing changed)."""
+        # Only into an existing state folder (``<state>/memo/<name>.json``): a T4 run creates it,
+        # while reading a repository as a library (a scaffolding dry run) must write nothing.
         if not self.enabled or not (self._changed or len(self._used) != len(self._known)):
             return
         try:

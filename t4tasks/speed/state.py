@@ -1,10 +1,8 @@
-"""doit's state database, committed as each task finishes.
-
-doit's sqlite3 backend writes its state only when the run ends: Ctrl-C (and SIGTERM, which T4
-treats as Ctrl-C) saves it, but a ``kill -9`` or a CI runner killed hard loses every finished
-task, which then reruns. This subclass keeps the same file format and commits a task's row as
-soon as doit has recorded its success, so a hard kill loses at most the tasks in flight.
-"""
+"""doit's state database, committed as each task finishes."""
+# doit's sqlite3 backend writes its state only when the run ends: Ctrl-C (and SIGTERM, which T4
+# treats as Ctrl-C) saves it, but a ``kill -9`` or a CI runner killed hard loses every finished
+# task, which then reruns. This subclass keeps the same file format and commits a task's row as
+# soon as doit has recorded its success, so a hard kill loses at most the tasks in flight.
 
 from __future__ import annotations
 
@@ -26,9 +24,11 @@ PLUGIN = {"BACKEND": {"sqlite3": "t4tasks.speed.state:CommittingSqliteDB"}}
 
 
 class OrjsonCodec:
-    """doit's JSON text, read and written by orjson: a task with 100,000 file dependencies (validate
-    at 10,000 modules) has a state row of megabytes, which the standard library takes a tenth of a
-    second to decode on every run. Values orjson refuses (integers past 64 bits) fall back to json."""
+    """doit's JSON text, read and written by orjson."""
+    # A task with many file dependencies (validate) has a state row of megabytes, which the
+    # standard library is slow to decode on every run (see docs/PERFORMANCE.md).
+    #
+    # Values orjson refuses (integers past 64 bits) fall back to json.
 
     def encode(self, data) -> str:
         try:
@@ -47,9 +47,9 @@ class CommittingSqliteDB(SqliteDB):
         super().__init__(name, OrjsonCodec(), module_name=module_name)
 
     def dump(self):
-        """Also record the new mtimes of dependencies whose content did not change (after a fresh
-        clone, every one), in the rows of the tasks read this run: the next run then decides by
-        ``stat`` alone instead of hashing every file again."""
+        """Also record the new mtimes of unchanged dependencies, in the rows of the tasks read this run."""
+        # After a fresh clone, every one: the next run then decides by ``stat`` alone instead of
+        # hashing every file again.
         checker = ContentChecker.current
         refreshed = checker.refreshed if checker is not None else {}
         if refreshed:
@@ -81,8 +81,8 @@ class CommittingSqliteDB(SqliteDB):
         digests.forget()  # a task failed: what it wrote is stale in this run's memory too
 
     def _surviving(self, write: Callable[[], None]) -> None:
-        """``write()``; when a measured run deleted the state folder, again into a new state file
-        holding what this run knows (the tasks it did not read rerun next time)."""
+        """``write()``; when a measured run deleted the state folder, again into a new state file."""
+        # The new file holds what this run knows: the tasks it did not read rerun next time.
         try:
             write()
         except sqlite3.OperationalError:

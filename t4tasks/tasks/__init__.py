@@ -1,9 +1,7 @@
-"""T4's doit task declarations. ``dodo.py`` files and the ``t4`` CLI both load these.
-
-Each artifact has exactly one task, with repo-relative ``file_dep``/``targets`` and one
-``config_changed`` on everything else that shapes its output, so doit reruns a task exactly when
-its inputs' content changed. The declarations live beside the folder whose work they start.
-"""
+"""T4's doit task declarations. ``dodo.py`` files and the ``t4`` CLI both load these."""
+# Each artifact has exactly one task, with repo-relative ``file_dep``/``targets`` and one
+# ``config_changed`` on everything else that shapes its output, so doit reruns a task exactly when
+# its inputs' content changed. The declarations live beside the folder whose work they start.
 
 from __future__ import annotations
 

@@ -86,8 +86,9 @@ def task_docs_check():
 
 
 def task_ledger_check():
-    """Check observed values against ledger records and the hash chain; --range BASE..HEAD checks
-    that every commit changing an observed block also adds its ledger record."""
+    """Check observed values against ledger records and the hash chain."""
+    # --range BASE..HEAD checks that every commit changing an observed block also adds its ledger
+    # record.
     from t4tasks.checks import ledger_check
     project = current()
 
@@ -172,8 +173,8 @@ BASE = {"name": "base", "long": "base", "type": str, "default": "",
 
 
 def task_pr_report():
-    """Markdown for one PR comment: each module changed since --base with its coverage and p95
-    deltas against the base's ledgers, new failures, regressions; --output FILE also writes it."""
+    """Markdown for one PR comment: coverage and p95 deltas of each module changed since --base."""
+    # Deltas against the base's ledgers, new failures, regressions; --output FILE also writes it.
     from t4tasks.checks import base_ref, changes, pr_report
     from t4tasks.speed import atomic
     project = current()
@@ -195,8 +196,8 @@ def task_pr_report():
 
 
 def task_patch_coverage():
-    """Per module, the executable lines changed since --base and how many its latest coverage
-    measurement covers; fails under --fail-under N (or each module's target with --lane-targets)."""
+    """Per module, how many executable lines changed since --base its latest coverage covers."""
+    # Fails under --fail-under N (or each module's target with --lane-targets).
     from t4tasks.checks import base_ref, patch_coverage
     project = current()
 

@@ -34,18 +34,18 @@ def _settings(project: Project, **extra: object) -> dict:
 
 
 def _registry_settings(project: Project, **extra: object) -> dict:
-    """Settings of the registry and of each task that reads it: they include the registry's
-    digest. After a change to the registry every such task reruns, and doit, seeing a changed
-    value, skips the check of each file it depends on."""
+    """Settings of the registry and of each task that reads it: they include the registry's digest."""
+    # After a change to the registry every such task reruns, and doit, seeing a changed value,
+    # skips the check of each file it depends on.
     return _settings(project, registry=plan(project)["registry"], **extra)
 
 
 def _contents(project: Project, name: str, paths: list[str]) -> str:
-    """What the repository files ``paths`` hold, as one digest of their content ids: a setting of
-    the tasks that read thousands of them, in place of a ``file_dep`` on each. doit would stat
-    each dependency to check it and again to record it (validate reads 76,000 files at 10,000
-    modules), where the listing already names the content of each clean tracked file (see
-    digests). A file produced by another task stays a ``file_dep``: doit orders tasks by those."""
+    """What the repository files ``paths`` hold, as one digest of their content ids."""
+    # doit would stat each dependency to check it and again to record it, where the listing already
+    # names the content of each clean tracked file (see digests and docs/PERFORMANCE.md).
+    #
+    # A file produced by another task stays a ``file_dep``: doit orders tasks by those.
     def compute() -> str:
         parts = memo.file_parts(project.root, paths)
         text = "\n".join([f"{path}\0{part}" for path, part in zip(paths, parts)])
@@ -62,8 +62,10 @@ def _report_problems(problems, header: str) -> None:
 
 
 def plan(project: Project, made: Callable[[], None] = lambda: None) -> dict:
-    """What the registry-side creators declare: the registry's digest and the files that
-    summaries, META and validate read, once per process; ``made()`` runs when it is new."""
+    """What the registry-side creators declare."""
+    # The registry's digest and the files that summaries, META and validate read, once per process;
+    #
+    # ``made()`` runs when it is new.
     # remembered by the project key: an up-to-date run decides without parsing a manifest
     def compute_and_tell() -> dict:
         found = _compute_plan(project)
@@ -92,9 +94,10 @@ def _compute_plan(project: Project) -> dict:
 
 
 def _run_modules(project: Project, ledger_name: str | None = None):
-    """The modules per-module tasks are created for: all, or those changed since
-    ``T4_CHANGED_SINCE`` (set by ``t4 --changed-since REF``); with ``t4 --shard I/N`` (T4_SHARD)
-    only this shard's share, balanced by the durations recorded in ``ledger_name``."""
+    """The modules per-module tasks are created for."""
+    # All, or those changed since ``T4_CHANGED_SINCE`` (set by ``t4 --changed-since REF``); with
+    # ``t4 --shard I/N`` (T4_SHARD) only this shard's share, balanced by the durations recorded in
+    # ``ledger_name``.
     from t4tasks.checks import changes
     ref = os.environ.get(CHANGED_SINCE_ENV, "")
     modules = changes.changed_modules(project, ref) if ref else project.modules

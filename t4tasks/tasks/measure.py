@@ -23,8 +23,9 @@ def _last_run_ok(task, values) -> bool | None:
 
 def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], spec: dict,
                    measure, record_it) -> dict:
-    """One ``<kind>:<module>`` sub-task: measure in a subprocess, then record it; or, with no
-    result yet and a latest ok ledger record of the same key, adopt that record (no run)."""
+    """One ``<kind>:<module>`` sub-task: measure in a subprocess, then record it."""
+    # Or, with no result yet and a latest ok ledger record of the same key, adopt that record (no
+    # run).
     files = inputs.module_inputs(project, module, paths)
 
     def run() -> dict:
@@ -49,8 +50,9 @@ def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], 
 
 
 def _measure_settings(project: Project, spec: dict) -> dict:
-    """The one ``config_changed`` payload of a measurement: its spec (which holds the settings of
-    its kind) and where it records, never the rest of [tool.t4]."""
+    """The one ``config_changed`` payload of a measurement."""
+    # Its spec (which holds the settings of its kind) and where it records, never the rest of
+    # [tool.t4].
     return {"t4": __version__, "spec": spec, "ledger_dir": project.config.ledger_dir,
             "state_dir": project.config.state_dir}
 
@@ -94,7 +96,8 @@ def task_bench():
         def record_it(result, imports, digest, module=module):
             entry = record.record_bench(project, module, result, fingerprint.environment(), digest, imports)
             if records.is_ok(entry):
-                # earlier results: every ledger entry but this run's own (a shard's sits in a fragment)
+                # earlier results: every ledger entry but this run's own (a shard's sits in a
+                # fragment)
                 earlier = [e for e in bench_gate.history(project)[0].get(module.name, [])
                            if e.get(ledger.TS) != entry.get(ledger.TS)]
                 for row in bench.compare(entry, earlier, project.config.bench_regression_threshold):

@@ -55,8 +55,8 @@ def task_meta_registry():
 
 
 def task_metrics():
-    """Prometheus gauges per module (coverage, line and branch %, health, p50/p95/p99, SLA met,
-    last measured) → docs/_generated/metrics.prom."""
+    """Prometheus gauges per module (coverage, health, latency, SLA) → docs/_generated/metrics.prom."""
+    # Gauges: coverage, line and branch %, health, p50/p95/p99, SLA met, last measured.
     from t4tasks.outputs import metrics
     project = current()
     coverage_ledger = _existing(project, f"{project.config.ledger_dir}/{record.COVERAGE_LEDGER}")
@@ -148,8 +148,8 @@ def task_badges():
 
 
 def task_readme_badges():
-    """Insert or update each module README's badge line between <!-- t4:badges --> markers
-    (dry run unless --apply; ledgered when applied)."""
+    """Insert or update each module README's badge line between <!-- t4:badges --> markers."""
+    # Dry run unless --apply; ledgered when applied.
     from t4tasks.outputs import badges
     project = current()
 
