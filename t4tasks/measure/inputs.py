@@ -49,7 +49,10 @@ def module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> l
     # Remembered across runs (see ``_all_inputs``).
     known = _all_inputs(project).get((module.name, paths))
     files = list(known) if known is not None else _module_inputs(project, module, paths)
-    imported = recorded_imports(project).get(module.name)
+    # the imports recorded by the same kind of measurement as these paths: a bench record's key
+    # never holds what the coverage run imported (else a module with both is stale for ever)
+    kind = records.BENCH if paths == module.bench_paths and paths != module.test_paths else records.COVERAGE
+    imported = recorded_imports(project).get((kind, module.name))
     if not imported:
         return files
     listed = project.listing.file_set
@@ -69,32 +72,33 @@ def new_imports(project: Project, module: Module, paths: tuple[str, ...], import
     return sorted({p for p in imported if p in listed and p not in own})
 
 
-def recorded_imports(project: Project) -> dict[str, list[str]]:
-    """Per module, the files its latest coverage and bench records say their runs imported."""
-    def compute() -> dict[str, list[str]]:
-        paths = [project.root / project.config.ledger_dir / records.ledger_file(kind)
-                 for kind in records.MEASURED_KINDS]
+def recorded_imports(project: Project) -> dict[tuple[str, str], list[str]]:
+    """Per (kind, module), the files its latest record of that kind says the run imported."""
+    def compute() -> dict[tuple[str, str], list[str]]:
+        paths = {kind: project.root / project.config.ledger_dir / records.ledger_file(kind)
+                 for kind in records.MEASURED_KINDS}
         remembered = project.memo("imports")
         # across runs by the ledgers' versions, so an up-to-date run reads no ledger
-        found = remembered.get(memo.key("imports/1", [list(ledger.version(p))[1:] for p in paths]),
+        found = remembered.get(memo.key("imports/2", [list(ledger.version(p))[1:] for p in paths.values()]),
                                lambda: _read_imports(paths))
         remembered.save()
-        return found
+        return {(kind, module): files for kind, module, files in found}
 
     # once per process (a call per module and path list): a measurement run declares every task's
     # inputs before it records anything, and t4 loads the project anew for the run that follows
     return project.remember(("imports",), compute)
 
 
-def _read_imports(paths: list[Path]) -> dict[str, list[str]]:
-    found: dict[str, set[str]] = {}
-    for path in paths:
+def _read_imports(paths: dict[str, Path]) -> list[list]:
+    """``[kind, module, imported files]`` from each kind's latest record per module (JSON-able)."""
+    found = []
+    for kind, path in paths.items():
         if path.is_file():
-            for name, entry in ledger.latest(path).items():
+            for name, entry in sorted(ledger.latest(path).items()):
                 imported = entry.get(records.IMPORTS)
                 if imported:
-                    found.setdefault(name, set()).update(imported)
-    return {name: sorted(files) for name, files in found.items()}
+                    found.append([kind, name, sorted(imported)])
+    return found
 
 
 def environment_digest(project: Project) -> str:

@@ -137,3 +137,20 @@ def test_the_installed_distributions_are_part_of_the_key(tmp_path, monkeypatch):
     assert executed == ["coverage:flaky"], out
     first, second = ledger_lines(root / LEDGER)
     assert first["input_digest"] != second["input_digest"]
+
+
+def test_a_module_measured_by_both_kinds_is_fresh_for_both_gates(tmp_path):
+    # its tests import one shared file and its benchmarks another: each record's key holds what
+    # its own kind of run imported, so neither gate calls the fresh measurement stale
+    root = git_init(make_repo(tmp_path / "repo", {"m": manifest("m", testing={"coverage_target": 10})}, files={
+        "shared/__init__.py": "", "shared/a.py": "A = 1\n", "shared/b.py": "B = 2\n",
+        "m/__init__.py": "", "m/code.py": "def f():\n    return 1\n",
+        "m/tests/test_m.py": "from m.code import f\nfrom shared.a import A\n\n\ndef test_f():\n    assert f() == A\n",
+        "m/benchmarks/test_speed.py": ("from m.code import f\nfrom shared.b import B\n\n\n"
+                                       "def test_speed(benchmark):\n    assert benchmark(f) == B - 1\n"),
+    }, pyproject="[tool.t4]\ntimeout = 120\n"))
+    code, _, _, out = t4_run(root, "coverage", "bench")
+    assert code == 0, out
+    for gate in ("coverage_gate", "bench_gate"):
+        code, _, _, out = t4_run(root, gate)
+        assert code == 0 and "stale" not in out, out
