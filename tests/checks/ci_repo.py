@@ -3,7 +3,10 @@ one module (alpha gains a function its tests never call), measured again and com
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import pytest
 
 from tests.support import git, git_init, make_repo, manifest, t4_run, write
 
@@ -41,3 +44,17 @@ def pr_repo(root: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "alpha: scale()")
     return root
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """The two-commit repository, built once per test module."""
+    return pr_repo(tmp_path_factory.mktemp("ci") / "repo")
+
+
+@pytest.fixture
+def repo(shared, tmp_path):
+    """A private copy for tests that change the working tree."""
+    copy = tmp_path / "repo"
+    shutil.copytree(shared, copy, symlinks=True)
+    return copy

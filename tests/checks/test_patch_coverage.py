@@ -3,26 +3,13 @@ of its latest measurement, in a real repository with two commits."""
 
 from __future__ import annotations
 
-import shutil
 
-import pytest
 
 from t4tasks.checks import base_ref
-from tests.checks.ci_repo import ALPHA_NEW, ALPHA_TEST, pr_repo
+from tests.checks.ci_repo import ALPHA_NEW, ALPHA_TEST, repo, shared  # noqa: F401  (fixtures)
 from tests.support import git, run_t4, t4_run, write
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    return pr_repo(tmp_path_factory.mktemp("patch") / "repo")
-
-
-@pytest.fixture
-def repo(shared, tmp_path):
-    """A private copy for tests that change the working tree."""
-    copy = tmp_path / "repo"
-    shutil.copytree(shared, copy, symlinks=True)
-    return copy
 
 
 def patch(root, *args):

@@ -3,30 +3,18 @@ with prometheus_client's own parser."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 
 import orjson
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from t4tasks.outputs import metrics
-from tests.checks.ci_repo import pr_repo
+from tests.checks.ci_repo import repo, shared  # noqa: F401  (fixtures, shared with the other CI tests)
 from tests.support import ledger_lines, t4_run
 
 PROM = "docs/_generated/metrics.prom"
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    return pr_repo(tmp_path_factory.mktemp("metrics") / "repo")
-
-
-@pytest.fixture
-def repo(shared, tmp_path):
-    copy = tmp_path / "repo"
-    shutil.copytree(shared, copy, symlinks=True)
-    return copy
 
 
 def samples(text: str) -> dict[tuple[str, str, str], float]:

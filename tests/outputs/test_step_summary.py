@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 
-import pytest
 
 from t4tasks.outputs import step_summary
-from tests.checks.ci_repo import pr_repo
+from tests.checks.ci_repo import repo, shared  # noqa: F401  (fixtures, shared with the other CI tests)
 from tests.support import git, run_t4
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    return pr_repo(tmp_path_factory.mktemp("summary") / "repo")
-
-
-@pytest.fixture
-def repo(shared, tmp_path):
-    copy = tmp_path / "repo"
-    shutil.copytree(shared, copy, symlinks=True)
-    return copy
 
 
 def test_the_coverage_gate_names_the_failing_module_first(repo, tmp_path, monkeypatch):
