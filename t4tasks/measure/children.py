@@ -18,6 +18,17 @@ from typing import IO
 
 _LIVE: set[subprocess.Popen] = set()
 _LOCK = threading.Lock()
+_CLOSED = threading.Event()   # set by kill_all: no new measurement may start after it
+
+
+class Cancelled(RuntimeError):
+    """T4 is being stopped: a worker thread asked to start a measurement after ``kill_all``."""
+
+
+def check_open() -> None:
+    """Raise ``Cancelled`` once ``kill_all`` has run."""
+    if _CLOSED.is_set():
+        raise Cancelled("T4 is stopping: no new measurement starts")
 
 
 def kill_group(process: subprocess.Popen) -> None:
@@ -54,6 +65,7 @@ def at_kill(stop: Callable[[], None]) -> None:
 def kill_all() -> None:
     """Kill every measurement still running (on interrupt, and when T4 exits)."""
     with _LOCK:
+        _CLOSED.set()
         live = list(_LIVE)
         stops = list(_STOPS)
     for stop in stops:
@@ -79,7 +91,12 @@ def run(command: list[str], *, cwd, env: dict[str, str], timeout: float,
     process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                stdout=stdout, stderr=stderr, start_new_session=hasattr(os, "killpg"))
     with _LOCK:
-        _LIVE.add(process)
+        closed = _CLOSED.is_set()  # kill_all ran between the check and the start: it missed this one
+        if not closed:
+            _LIVE.add(process)
+    if closed:
+        kill_group(process)
+        raise Cancelled("T4 is stopping: no new measurement starts")
     started = time.monotonic()
     try:
         while True:

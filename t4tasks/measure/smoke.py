@@ -139,6 +139,8 @@ def _server(root: Path, warm_argv: list[str]) -> _Server | None:
     if not hasattr(os, "fork") or os.environ.get(NO_SERVER_ENV):
         return None
     with _SERVERS_LOCK:
+        # after kill_all stopped the servers, a worker thread must not start a new one
+        children.check_open()
         server = _SERVERS.get(root)
         if server is None or not server.alive:
             server = _SERVERS[root] = _Server(root, warm_argv)

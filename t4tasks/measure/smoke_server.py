@@ -130,10 +130,11 @@ def reap(children: dict[int, object]) -> None:
 
 def kill_children(children: dict[int, object]) -> None:
     for pid in list(children):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for kill in (os.killpg, os.kill):  # os.kill: a child that never got its group is still killed
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def serve(warm_argv: list[str]) -> None:
@@ -169,6 +170,11 @@ def serve(warm_argv: list[str]) -> None:
                     os.close(wake_read)
                     os.close(wake_write)
                     child(request)
+                try:
+                    # the child does the same: whichever runs first, killpg finds the group
+                    os.setpgid(pid, pid)
+                except OSError:
+                    pass  # the child already exec'd or exited
                 children[pid] = request["id"]
                 send({"id": request["id"], "pid": pid})
     finally:
