@@ -1,7 +1,7 @@
 """Shields-style SVG badges per module (``coverage``, ``health``, ``p95``) and the README badge line."""
 # The badges are drawn by anybadge; T4 only picks the value, the label and the thresholds:
 #
-# * coverage: green at or above the module's target (``meta`` ``coverage.target``; 80 when it has
+# * coverage: the headline with line % and branch % beside it; green at or above the module's target (``meta`` ``coverage.target``; 80 when it has
 #   none), yellow up to 10 points below it, red under that;
 # * health (0-100): red under 40, orange under 60, yellow under 80, green from 80;
 # * p95: green at or under the module's p95 latency target, red above it, blue (informational) when
@@ -73,7 +73,7 @@ def badge_svg(kind: str, module: dict) -> str:
     if value is None:
         badge = anybadge.Badge(label, UNKNOWN, default_color=GREY)
     else:
-        badge = anybadge.Badge(label, _shown(value, kind), value_suffix=suffix,
+        badge = anybadge.Badge(label, _shown(value, kind) + suffix + _beside(kind, module),
                                default_color=colour(kind, module))
     # anybadge's mask ids come from a per-process counter: same badge, different bytes
     badge.mask_str = f"t4-{kind}-{hashlib.sha256(module['name'].encode('utf-8')).hexdigest()[:12]}"
@@ -86,6 +86,19 @@ def _label(kind: str, module: dict) -> str:
         return kind
     headline = (module.get(meta.COVERAGE) or {}).get(meta.HEADLINE)
     return {"line": "coverage (lines)", "branch": "coverage (lines+branches)"}.get(headline or "", kind)
+
+
+# per headline, the figures a coverage badge shows after it (the headline itself is lines, or
+# lines and branches together)
+BESIDE = {"line": (("branches", meta.BRANCH_PCT),),
+          "branch": (("lines", meta.LINE_PCT), ("branches", meta.BRANCH_PCT))}
+
+
+def _beside(kind: str, module: dict) -> str:
+    """After the coverage headline, line % and branch % side by side (those it is not)."""
+    block = (module.get(meta.COVERAGE) or {}) if kind == "coverage" else {}
+    figures = [(word, _float(block.get(key))) for word, key in BESIDE.get(block.get(meta.HEADLINE) or "", ())]
+    return "".join(f" · {word} {_shown(value, kind)}%" for word, value in figures if value is not None)
 
 
 def colour(kind: str, module: dict) -> str:

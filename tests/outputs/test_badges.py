@@ -196,3 +196,20 @@ def test_coverage_badge_says_which_figure_is_the_headline(headline, label):
     entry = module()
     entry["coverage"]["headline"] = headline
     assert parsed("coverage", entry)[:2] == (label, "85%")
+
+
+@pytest.mark.parametrize(("headline", "shown"), [
+    ("line", "85% · branches 70.5%"),                     # the headline is lines: branches beside it
+    ("branch", "85% · lines 90% · branches 70.5%"),       # lines+branches together: both beside it
+    (None, "85%"),
+])
+def test_coverage_badge_shows_line_and_branch_percent_beside_the_headline(headline, shown):
+    entry = module()
+    entry["coverage"].update(headline=headline, line_pct=90.0, branch_pct=70.5)
+    assert parsed("coverage", entry)[1:] == (shown, badges.GREEN)
+
+
+def test_coverage_badge_without_branch_data_shows_the_headline_alone():
+    entry = module()
+    entry["coverage"].update(headline="line", line_pct=85.0, branch_pct=None)
+    assert parsed("coverage", entry)[1] == "85%"
