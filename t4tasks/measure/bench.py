@@ -17,7 +17,6 @@ import math
 import os
 import platform
 import re
-import shlex
 import subprocess
 import tempfile
 import time
@@ -90,19 +89,14 @@ def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = 
         # minus what breaks an isolated run ("--cov ...", "-n auto", "-x"); an unreadable one is
         # replaced by an empty ini. rootdir/confcutdir keep node ids and conftest discovery rooted
         # at the repository.
-        options = host.pytest_options(root, module.bench_paths)
-        ini = tmp_dir / "pytest.ini"
-        ini.write_text("[pytest]\n", encoding="utf-8")
-        config = ["-c", str(ini)] if options.broken else []
         (tmp_dir / f"{_HOOKS_MODULE}.py").write_text(_HOOKS_SOURCE, encoding="utf-8")
         json_path = tmp_dir / "benchmark.json"
         log_path = tmp_dir / "pytest.log"
         command = [
             *launch.pytest_command(root), *module.bench_paths,
             "--benchmark-only", f"--benchmark-json={json_path}", "--benchmark-save-data",
-            "-p", "no:cacheprovider", "-p", "no:cov", "-o", f"addopts={shlex.join(options.addopts)}",
-            *config, f"--rootdir={root}", f"--confcutdir={root}",
-            "--import-mode=importlib", "-p", _HOOKS_MODULE, *session.install(tmp_dir, root), *extra_args,
+            "-p", "no:cacheprovider", "-p", "no:cov", *host.config_args(root, module.bench_paths, tmp_dir),
+            f"--rootdir={root}", f"--confcutdir={root}", "-p", _HOOKS_MODULE, *session.install(tmp_dir, root), *extra_args,
         ]
         try:
             returncode = _run_with_timeout(command, root, timeout, log_path, tmp_dir)

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import re
-import shlex
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
@@ -106,17 +105,6 @@ def headline_metric(metric: str, settings: dict[str, Any]) -> str:
     return "branch" if settings.get("branch") else "line"
 
 
-def removed_options(root: Path, module: Module) -> str | None:
-    """What a measurement leaves out of the host's pytest configuration, for the task output."""
-    # None when it keeps all of it.
-    options = host.pytest_options(root, module.test_paths)
-    if options.broken:
-        return f"the host's pytest configuration, which pytest cannot read ({options.broken})"
-    if options.dropped:
-        return f"from the host's addopts in {options.config_file}: {' '.join(options.dropped)}"
-    return None
-
-
 def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
                     settings: dict[str, Any]) -> list[str]:
     """The pytest command line: the host's config with its kept ``addopts``, and T4's coverage config."""
@@ -124,25 +112,16 @@ def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
     # ``--rootdir`` and ``--confcutdir`` keep node ids and conftest discovery anchored to the
     # repository. ``-x`` is never passed: with ``-x`` and a failing test pytest-cov writes no
     # report.
-    options = host.pytest_options(root, module.test_paths)
     coveragerc = work / "coverage.toml"  # TOML: a string can hold any character a folder name has
     coveragerc.write_text(_coveragerc(root, module, omit, settings), encoding="utf-8")
-    if options.broken:
-        # pytest would stop on the host's unreadable file: run with an empty one of T4's instead
-        (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-        config = ["-c", str(work / "pytest.ini")]
-    else:
-        config = ["-o", f"addopts={shlex.join(options.addopts)}"]
     command = [
-        *launch.pytest_command(root), *module.test_paths, *config, "-o", "junit_family=xunit2",
-        f"--rootdir={root}", f"--confcutdir={root}",
+        *launch.pytest_command(root), *module.test_paths, *host.config_args(root, module.test_paths, work),
+        "-o", "junit_family=xunit2", f"--rootdir={root}", f"--confcutdir={root}",
         f"--cov={root / module.code_path}", f"--cov-config={coveragerc}",
         f"--cov-report=json:{work / 'coverage.json'}", "--cov-report=",
         f"--junitxml={work / 'junit.xml'}",
         "-p", "no:cacheprovider", "-q",
     ]
-    if not any(arg.startswith("--import-mode") for arg in options.addopts):
-        command.append("--import-mode=importlib")
     if importlib.util.find_spec("pytest_benchmark") is not None:
         command.append("--benchmark-disable")
     return command

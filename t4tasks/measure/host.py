@@ -58,6 +58,32 @@ def pytest_options(root: Path, test_paths: tuple[str, ...]) -> PytestOptions:
     return PytestOptions(path.relative_to(root).as_posix(), tuple(kept), tuple(dropped))
 
 
+def config_args(root: Path, test_paths: tuple[str, ...], work: Path) -> list[str]:
+    """pytest options that run ``test_paths`` under the host's config file, minus what breaks isolation."""
+    # pytest finds the host's file itself (from the test paths, as the host's own ``pytest`` does);
+    # ``-o addopts`` replaces its addopts with the kept ones. A file pytest cannot read is replaced
+    # by an empty ini of T4's in ``work`` (pytest would stop on it).
+    options = pytest_options(root, test_paths)
+    if options.broken:
+        (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        args = ["-c", str(work / "pytest.ini")]
+    else:
+        args = ["-o", f"addopts={shlex.join(options.addopts)}"]
+    if not any(arg.startswith("--import-mode") for arg in options.addopts):
+        args.append("--import-mode=importlib")  # the host's choice when it makes one
+    return args
+
+
+def removed_options(root: Path, test_paths: tuple[str, ...]) -> str | None:
+    """What a run of ``test_paths`` leaves out of the host's pytest configuration; None when nothing."""
+    options = pytest_options(root, test_paths)
+    if options.broken:
+        return f"the host's pytest configuration, which pytest cannot read ({options.broken})"
+    if options.dropped:
+        return f"from the host's addopts in {options.config_file}: {' '.join(options.dropped)}"
+    return None
+
+
 def split_addopts(args: list[str]) -> tuple[list[str], list[str]]:
     """``args`` without what breaks isolation (bundled short flags like ``-xvs`` are taken apart)."""
     kept: list[str] = []

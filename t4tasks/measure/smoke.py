@@ -20,7 +20,7 @@ from pathlib import Path
 
 from t4tasks.catalog.module import Module
 from t4tasks.catalog.project import Project
-from t4tasks.measure import children
+from t4tasks.measure import children, host
 from t4tasks.measure.smoke_server import IMPORT_FAILED
 
 # pytest's exit code when no test matched the marker: not a failure for a smoke run
@@ -167,9 +167,11 @@ _RUN_ONE = ("import sys; from t4tasks.measure.smoke_server import run_child; "
 CRASHED = -1000
 
 
-def _pytest_args(root: Path, module: Module, marker: str, ini: Path, extra: tuple[str, ...]) -> list[str]:
-    return [*module.test_paths, "-m", marker, "-q", "-c", str(ini), f"--rootdir={root}",
-            f"--confcutdir={root}", "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:cov", *extra]
+def _pytest_args(root: Path, module: Module, marker: str, work: Path, extra: tuple[str, ...]) -> list[str]:
+    """The module's tests marked ``marker``, under the host's pytest configuration (see host.config_args)."""
+    return [*module.test_paths, "-m", marker, "-q", *host.config_args(root, module.test_paths, work),
+            f"--rootdir={root}", f"--confcutdir={root}", "-p", "no:cacheprovider", "-p", "no:cov",
+            "-p", "t4tasks.measure.smoke_markers", *extra]
 
 
 def _run_in_fresh_process(root: Path, module: Module, marker: str, timeout: float, extra: tuple[str, ...],
@@ -177,13 +179,11 @@ def _run_in_fresh_process(root: Path, module: Module, marker: str, timeout: floa
     """Run the module's tests marked ``marker`` in a process of their own, after ``import_first``."""
     # A fork of the warm server, else a fresh ``python``; ``import_first`` only when given.
     with tempfile.TemporaryDirectory(prefix="t4-smoke-", ignore_cleanup_errors=True) as tmp:
-        ini = Path(tmp) / "pytest.ini"
-        ini.write_text("[pytest]\nmarkers =\n    smoke: fast checks\n    integration: slow, cross-module tests\n")
-        args = _pytest_args(root, module, marker, ini, extra) if module.test_paths else []
+        args = _pytest_args(root, module, marker, Path(tmp), extra) if module.test_paths else []
         log = Path(tmp) / "output.txt"
         done = Path(tmp) / "done"
         # the warm-up session uses the same options, except what names the module's tests
-        server = _server(root, _pytest_args(root, replace(module, test_paths=()), marker, ini, extra))
+        server = _server(root, _pytest_args(root, replace(module, test_paths=()), marker, Path(tmp), extra))
         code: int | None
         try:
             if server is None:

@@ -8,7 +8,7 @@ from doit.tools import config_changed
 from t4tasks import __version__
 from t4tasks.catalog.project import Project
 from t4tasks.ledgers import ledger, record, records
-from t4tasks.measure import inputs, lines
+from t4tasks.measure import host, inputs, lines
 from t4tasks.tasks.common import (
     _run_modules,
     _settings,
@@ -64,7 +64,7 @@ def task_coverage():
     for module in _run_modules(project, record.COVERAGE_LEDGER):
         def run(module=module):
             ignore = tuple(f"--ignore={p}" for p in project.foreign_tests(module))
-            removed = coverage.removed_options(project.root, module)
+            removed = host.removed_options(project.root, module.test_paths)
             if removed:
                 print(f"  coverage:{module.name}: left out for an isolated run: {removed}")
             return coverage.measure(project.root, module, omit=project.nested_paths(module),
@@ -112,6 +112,9 @@ def task_bench():
 def _check_subtasks(project: Project, kind: str, check, doc: str):
     for module in _run_modules(project):
         def run(module=module):
+            removed = host.removed_options(project.root, module.test_paths)
+            if removed:
+                print(f"  {kind}:{module.name}: left out for an isolated run: {removed}")
             ok, detail = check(project, module)
             print(f"{kind}:{module.name} {'ok' if ok else 'FAILED'}: {detail}")
             return None if ok else TaskFailed(f"{kind}:{module.name} failed")
@@ -119,7 +122,11 @@ def _check_subtasks(project: Project, kind: str, check, doc: str):
             "name": module.name,
             "actions": [run],
             "file_dep": inputs.module_inputs(project, module, module.test_paths),
-            "uptodate": [config_changed(_settings(project))],
+            # the host's pytest settings and the installed distributions change a verdict too
+            "uptodate": [config_changed(_settings(project, env=inputs.environment_digest(project),
+                                                  host=host.settings_key(project.root, module.test_paths,
+                                                                         project.remember,
+                                                                         project.listing.file_set)))],
             "doc": doc.format(name=module.name),
             "verbosity": 2,
         }

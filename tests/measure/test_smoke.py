@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import git_init, make_repo, manifest, run_t4
+from tests.support import doit_tasks, git_init, make_repo, manifest, run_t4
 
 MARKED = "import pytest\n\n\n@pytest.mark.smoke\n"
 
@@ -146,3 +146,41 @@ def test_sigterm_leaves_no_smoke_child_running(tmp_path):
     while time.monotonic() < deadline and pids_running(marker):
         time.sleep(0.2)
     assert pids_running(marker) == [], "a smoke child outlived the cancelled run"
+
+
+HOST_PYPROJECT = """\
+[tool.pytest.ini_options]
+pythonpath = ["pkg/src"]
+addopts = "--strict-markers -x"
+strict_markers = true  # pytest 9 reads the flag in addopts as this setting only when given on the command line
+markers = ["slowish: the host's own mark", "smoke: the host runs T4's smoke tests too"]
+"""
+USES_HOST = ("import pytest\n\nfrom helper import VALUE  # importable only through the host's pythonpath\n\n\n"
+             "@pytest.mark.smoke\n@pytest.mark.slowish\ndef test_value():\n    assert VALUE == 42\n")
+TYPO_MARK = "import pytest\n\n\n@pytest.mark.smoke\n@pytest.mark.slowsh\ndef test_typo():\n    pass\n"
+
+
+def test_smoke_and_fast_tests_run_as_the_host_runs_them(tmp_path):
+    # the host's pythonpath and markers apply, and its --strict-markers too: each module passes
+    # under T4 exactly when the host's own ``pytest`` on its tests passes
+    root = tmp_path / "repo"
+    make_repo(root, {n: manifest(n) for n in ("uses_host", "typo")},
+              {"pkg/src/helper.py": "VALUE = 42\n", "uses_host/__init__.py": "", "typo/__init__.py": "",
+               "uses_host/tests/test_uses_host.py": USES_HOST, "typo/tests/test_typo.py": TYPO_MARK},
+              pyproject=HOST_PYPROJECT)
+    git_init(root)
+    plain = {name: subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                   f"{name}/tests"], cwd=root, capture_output=True).returncode
+             for name in ("uses_host", "typo")}
+    assert plain["uses_host"] == 0 and plain["typo"] != 0  # the host's pytest: one passes, one fails
+    for task in ("smoke", "tests_fast"):
+        code, out, err = run_t4(root, task, timeout=180)
+        found = {m.group(1): m.group(2) for m in re.finditer(rf"^{task}:(\S+) (ok|FAILED)", out, re.M)}
+        assert found == {"uses_host": "ok", "typo": "FAILED"}, out + err
+        assert "'slowsh' not found in `markers`" in out, out
+        assert f"{task}:uses_host: left out for an isolated run: from the host's addopts in pyproject.toml: -x" in out
+        assert code != 0
+    # a passing verdict stays up to date until the host's pytest settings change
+    assert doit_tasks(run_t4(root, "smoke")[1])[1] == ["smoke:uses_host"]
+    (root / "pyproject.toml").write_text(HOST_PYPROJECT + 'filterwarnings = ["error"]\n', encoding="utf-8")
+    assert "smoke:uses_host" in doit_tasks(run_t4(root, "smoke")[1])[0]
