@@ -127,11 +127,9 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
 
 def module_doc_path(module_path: str, name: str, doc: str) -> str | None:
     """Repo-relative path of a doc of module ``name``, or None if it leaves the root."""
-    # ``doc`` relative to the module folder, or with a placeholder ({path}, {name}, {name_path})
-    # relative to the root.
-    if "{" in doc:
+    if "{" in doc:  # with a placeholder ({path}, {name}, {name_path}): relative to the root
         relpath = doc.format(path=module_path, name=name, name_path=name.replace(".", "/"))
-    else:
+    else:  # relative to the module folder
         relpath = doc if module_path in ("", ".") else f"{module_path}/{doc}"
     relpath = str(PurePosixPath(relpath))
     return relpath if is_inside(relpath) else None
@@ -157,14 +155,13 @@ def from_mapping(table: dict[str, Any]) -> Config:
 
 def load(root: Path) -> Config:
     """Read ``[tool.t4]`` from ``root/pyproject.toml``; defaults when the file or table is absent."""
-    # A ``pyproject.toml`` that is not valid TOML must not stop T4 (the repository's own build may
-    # be broken while its modules are still measurable): warn, naming the file, and use the
-    # defaults. Errors inside ``[tool.t4]`` itself are raised, prefixed with the file name.
     path = root / "pyproject.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return Config()
+    # a ``pyproject.toml`` that is not valid TOML must not stop T4 (the repository's own build may be
+    # broken while its modules are still measurable): warn, naming the file, and use the defaults
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         print(f"t4: warning: {path.name}: not valid TOML ({exc}); using default [tool.t4] settings",
               file=sys.stderr)
@@ -175,7 +172,7 @@ def load(root: Path) -> Config:
     table = tool.get("t4", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path.name}: tool.t4: expected a table")
-    try:
+    try:  # errors inside ``[tool.t4]`` itself are raised, prefixed with the file name
         return from_mapping(table)
     except ConfigError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None

@@ -54,11 +54,10 @@ class FileListing:
     @functools.cached_property
     def digest(self) -> str:
         """One id for the listing: what exists and where each link points, not what the files hold."""
-        # A retargeted link can move a module's code outside the root.
         h = hashlib.sha256()
         for part in (self.tracked, ("\0untracked",), self.untracked, ("\0links",), sorted(self.symlinks)):
             h.update("\0".join(part).encode("utf-8", "surrogateescape"))
-        for link in sorted(self.symlinks):
+        for link in sorted(self.symlinks):  # a retargeted link can move a module's code outside the root
             h.update(b"\0" + _link_target(self.root, link).encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
@@ -123,8 +122,8 @@ def _walk(root: Path) -> list[str]:
 
 def list_files(root: Path) -> FileListing:
     """List the repository's files; git decides what belongs when root is a work tree."""
-    # four git calls at once: the two that walk the work tree take most of the time
     listed_at = time.time()
+    # four git calls at once: the two that walk the work tree take most of the time
     calls = [_start_git(root, "rev-parse", "--show-prefix", stderr=subprocess.PIPE),
              _start_git(root, "ls-files", "-z", "--stage", "-v"),  # "<tag> <mode> <sha> <stage>\t<path>"
              _start_git(root, "ls-files", "-z", "--modified"),   # content differs from the index, or deleted

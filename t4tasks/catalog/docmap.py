@@ -32,12 +32,11 @@ SUMMARIES_NAME = "MODULE_SUMMARIES.json"
 
 def read_summaries(folder: Path) -> dict | None:
     """The summaries the maps show: MODULE_SUMMARIES.json in ``folder`` as the summaries task wrote it."""
-    # None when it is missing or unreadable: validate reports that file. The docmap task depends on
-    # this file; reading it is far cheaper than building it (see docs/PERFORMANCE.md).
+    # The docmap task depends on this file: reading it is far cheaper than building it (see docs/PERFORMANCE.md).
     try:
         data = orjson.loads((folder / SUMMARIES_NAME).read_bytes())
     except (OSError, orjson.JSONDecodeError):
-        return None
+        return None  # missing or unreadable: validate reports that file
     return data if isinstance(data, dict) and isinstance(data.get("modules"), dict) else None
 
 
@@ -64,9 +63,9 @@ def context(registry: dict, generated_dir: str, summaries: dict | None = None) -
 
 def texts_of(project: Project) -> dict[str, str]:
     """DOCUMENTATION_MAP.md and MODULE_INDEX.md as rendered from this registry, once per process."""
-    # And from the summaries file: the docmap task writes them, validate compares with them.
     def make() -> dict[str, str]:
         folder = project.config.generated_dir
+        # and from the summaries file; the docmap task writes them, validate compares with them
         return render_texts(project.root, registry_doc.of(project), folder, read_summaries(project.root / folder))
 
     return project.remember(("docmap texts",), make)

@@ -158,12 +158,11 @@ class PathResolver:
 
     def exists(self, relpath: str) -> bool:
         """A listed file, or a folder holding one."""
-        # Found by bisection: no index of every folder, which cost more than parsing the one
-        # manifest that changed.
         if relpath in self.files or relpath == ".":
             return True
         prefix = relpath + "/"
         files = self._sorted
+        # by bisection: no index of every folder, which cost more than parsing the one manifest that changed
         i = bisect.bisect_left(files, prefix)
         return i < len(files) and files[i].startswith(prefix)
 

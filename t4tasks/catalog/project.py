@@ -55,10 +55,7 @@ class Project:
 
     @functools.cached_property
     def key(self) -> str:
-        """One id for everything the modules and the registry are made of."""
-        # The listing, every manifest's content, the configuration and T4's own code.
-        #
-        # Equal keys, equal modules.
+        """One id for everything the modules and the registry are made of: equal keys, equal modules."""
         return memo.key("project/1", memo.code_id(), self.listing.digest, self.config.digest(),
                         memo.file_parts(self.root, self.manifest_paths))
 
@@ -105,9 +102,8 @@ class Project:
 
     def remember(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()``, once per process for ``key``."""
-        # A key names the versions of the files the value is made from (their stat), so the value
-        # is recomputed when one of them changes.
         remembered = self.__dict__.setdefault("_remembered", {})
+        # a key names the versions of the files the value is made from (their stat): a change recomputes it
         if key not in remembered:
             remembered[key] = compute()
         return remembered[key]
@@ -229,9 +225,6 @@ class Project:
 def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileListing,
                   manifest_paths: list[str]) -> list[tuple[Module | None, list[Problem]]]:
     """Each manifest as a Module (or None) and its problems."""
-    # A manifest's Module depends on its content, the listing (which of its paths exist) and the
-    # configuration, so it is remembered under the state folder by those: a run after a
-    # one-manifest change parses one manifest.
     remembered = memo.Memo(root / cfg.state_dir / "memo" / "modules.json")
     resolver: list[manifest.PathResolver] = []  # built on the first miss: it indexes every folder
 
@@ -251,6 +244,8 @@ def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileLis
 
     found = []
     for relpath in manifest_paths:
+        # a Module depends on its manifest's content, the listing (which of its paths exist) and the
+        # configuration: remembered by those, a run after a one-manifest change parses one manifest
         fields, problems = remembered.get(
             lambda relpath=relpath: memo.key("module/1", relpath, memo.file_part(root, relpath), listing.digest, cfg.digest()),
             lambda relpath=relpath: parse(relpath))
@@ -262,12 +257,6 @@ def _read_modules(root: Path, cfg: config_mod.Config, listing: discovery.FileLis
 
 def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module], list[Problem]]:
     """Names equal (or equal but for case) collide."""
-    # The manifest that holds measurements (an observed block, written only from the ledgers) keeps
-    # the name, else the first by path.
-    #
-    # So a new folder that sorts earlier cannot take over a measured module's name and history.
-    # Later claimants stay visible in the registry (nothing is silently dropped) but get no
-    # per-module tasks, since ``coverage:<name>`` would be ambiguous.
     groups: dict[str, list[Module]] = {}
     for module in sorted(modules, key=lambda m: m.manifest_path):
         groups.setdefault(module.name.casefold(), []).append(module)
@@ -275,12 +264,17 @@ def _split_duplicates(modules: list[Module]) -> tuple[list[Module], list[Module]
     duplicates: list[Module] = []
     problems = []
     for group in groups.values():
+        # the manifest that holds measurements (an observed block, written only from the ledgers) keeps
+        # the name, else the first by path: a new folder that sorts earlier cannot take over a
+        # measured module's name and history
         if len(group) > 1:  # only colliding manifests are read again
             group = sorted(group, key=lambda m: (not (observed.coverage_of(m.manifest) or observed.bench_of(m.manifest)),
                                                  m.manifest_path))
         first, *others = group
         kept.append(first)
         for module in others:
+            # visible in the registry (nothing is silently dropped) but no per-module tasks:
+            # ``coverage:<name>`` would be ambiguous
             duplicates.append(module)
             if first.name == module.name:
                 problems.append(Problem(module.manifest_path, f"/module: duplicate module name {module.name!r} (also in {first.manifest_path})"))

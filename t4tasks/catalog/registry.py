@@ -31,7 +31,6 @@ def manifest_digest(module: Module) -> str:
 
 def docs_of(listing: FileListing, module: Module, excluded: list[str], patterns: tuple[str, ...] = ()) -> list[str]:
     """Doc files of a module: in its folder, its docs folder, and where ``doc_patterns`` place them."""
-    # ``[tool.t4] doc_patterns`` may place them outside the folder (``docs/{name}.rst``).
     top = "" if module.path == "." else module.path
     docs_dirs = {posixpath.join(module.path, "docs") if module.path != "." else "docs"}
     if module.docs_path and module.docs_path != module.path:
@@ -40,7 +39,7 @@ def docs_of(listing: FileListing, module: Module, excluded: list[str], patterns:
     for folder in docs_dirs:
         found.update(p for p in listing.under(folder) if p.endswith(DOC_SUFFIXES))
     found = {p for p in found if not any(p.startswith(n + "/") for n in excluded)}
-    for pattern in patterns:
+    for pattern in patterns:  # ``[tool.t4] doc_patterns`` may place them outside the folder (``docs/{name}.rst``)
         relpath = module_doc_path(module.path, module.name, pattern)
         if relpath in listing.file_set:
             found.add(relpath)
@@ -49,8 +48,6 @@ def docs_of(listing: FileListing, module: Module, excluded: list[str], patterns:
 
 def entry(module: Module, docs: list[str], duplicate_of: str | None = None, default_lane: str | None = None) -> dict:
     """A module's registry entry."""
-    # A module whose manifest names no lane says which configured lane's target it gets
-    # (``default_lane``).
     item = {
         "name": module.name,
         "path": module.path,
@@ -68,6 +65,7 @@ def entry(module: Module, docs: list[str], duplicate_of: str | None = None, defa
         "no_benchmarks": module.no_benchmarks,
         "sla": {key.replace("latency_", ""): value for key, value in bench.sla_targets(module.manifest).items()},
     }
+    # a module whose manifest names no lane says which configured lane's target it gets
     if module.lane is None and default_lane in DEFAULT_LANE_TARGETS:
         item["default_lane"] = default_lane
     if duplicate_of is not None:
@@ -82,11 +80,11 @@ def of(project: Project) -> dict:
 
 def build(project: Project) -> dict:
     """The registry document for a project."""
-    # So a one-manifest change rebuilds one entry (see docs/PERFORMANCE.md).
     listing = project.listing
     remembered = project.memo("registry")
     shared = memo.key(listing.digest, project.config.digest(), project.claims_digest) if remembered.enabled else ""
 
+    # remembered entry by entry: a one-manifest change rebuilds one entry (see docs/PERFORMANCE.md)
     def remembered_entry(module: Module, duplicate_of: str | None = None) -> dict:
         def key() -> str:
             return memo.key("entry/1", shared, module.manifest_path,

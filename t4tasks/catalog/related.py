@@ -69,9 +69,7 @@ DENSE_SHARE = 0.05   # terms in more than 5% of modules go through a dense matri
 
 def _similarities(counts: list[Counter]) -> np.ndarray:
     """Cosine similarities of the TF-IDF vectors (sublinear tf, smoothed idf), n × n."""
-    # Exact, in two parts: terms shared by many modules through a dense matrix product, the long
-    # tail of rarer shared terms as explicit pair products (a term in d modules costs d² products,
-    # where a dense column costs n²). Terms of one module only add to its norm.
+    # Exact, in two parts: the terms many modules share, then the long tail of rarer shared terms.
     import numpy as np  # on first use: every `t4` run builds the registry, few need numpy
 
     n = len(counts)
@@ -91,12 +89,15 @@ def _similarities(counts: list[Counter]) -> np.ndarray:
     norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))
     weights /= norms[rows]
     term_df = df[cols]
+    # terms shared by many modules: a dense matrix product
     dense = term_df > max(2, DENSE_SHARE * n)
     if dense.any():
         ids, dense_cols = np.unique(cols[dense], return_inverse=True)
         matrix = np.zeros((n, len(ids)), dtype=np.float64)
         matrix[rows[dense], dense_cols] = weights[dense]
         scores += matrix @ matrix.T
+    # the rarer shared terms as explicit pair products (a term in d modules costs d² products, where a
+    # dense column costs n²); terms of one module only add to its norm
     tail = ~dense & (term_df >= 2)
     if tail.any():
         t_rows, t_cols, t_w, t_df = rows[tail], cols[tail], weights[tail], term_df[tail]
@@ -121,16 +122,15 @@ def _similarities(counts: list[Counter]) -> np.ndarray:
 
 def see_also(docs_by_module: dict[str, str], k: int = 3, min_score: float = 0.1) -> dict[str, list[str]]:
     """For each module, up to ``k`` other modules whose text is most similar, best first."""
-    # TF-IDF with sublinear tf and smoothed idf, cosine similarity; only those scoring above
-    # ``min_score``; equal scores (to 6 decimals) are ordered by name.
-    # Independent of dict order.
-    names = sorted(docs_by_module)
+    names = sorted(docs_by_module)  # independent of dict order
     n = len(names)
     result: dict[str, list[str]] = {name: [] for name in names}
     if n < 2 or k <= 0:
         return result
     import numpy as np
 
+    # TF-IDF with sublinear tf and smoothed idf, cosine similarity; rounded, so that equal scores
+    # (to ``SCORE_DECIMALS`` places) are ordered by name
     scores = np.round(_similarities([term_counts(docs_by_module[name] or "") for name in names]),
                       SCORE_DECIMALS)
     np.fill_diagonal(scores, -1.0)

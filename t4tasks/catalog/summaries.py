@@ -179,10 +179,8 @@ def _is_markup_only(line: str) -> bool:
 
 
 def readme_blocks(text: str) -> list[tuple[str, str]]:
-    """The README as (kind, text) blocks."""
+    """The README as (kind, text) blocks, without front matter and HTML comments."""
     # Kind is "prose", "heading", "code", "list", "quote", "table", "markup" or "directive".
-    #
-    # Front matter and HTML comments are gone.
     lines = _strip_front_matter(_strip_comments(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n"))
     blocks: list[tuple[str, str]] = []
     para: list[str] = []
@@ -243,20 +241,17 @@ def readme_blocks(text: str) -> list[tuple[str, str]]:
 
 def rst_summary(text: str) -> str:
     """The first prose paragraph of reStructuredText, parsed by docutils."""
-    # Titles, directives (badges, images and their options), comments and field lists are never
-    # prose.
-    #
-    # Nothing is included or run: file insertion and raw output are off, and the parser reports
-    # nothing.
     from docutils import nodes  # on first use: only .rst files and RST docstrings need it
     from docutils.core import publish_doctree
 
+    # nothing is included or run: file insertion and raw output are off, and the parser reports nothing
     settings = {"file_insertion_enabled": False, "raw_enabled": False, "report_level": 5,
                 "halt_level": 5, "warning_stream": io.StringIO(), "input_encoding": "unicode"}
     try:
         tree = publish_doctree(text, settings_overrides=settings)
     except Exception:  # docutils raises many kinds on malformed input: no summary, never a crash
         return ""
+    # titles, directives (badges, images and their options), comments and field lists are never prose
     skipped = (nodes.system_message, nodes.field_list, nodes.docinfo, nodes.Admonition, nodes.sidebar,
                nodes.topic, nodes.substitution_definition, nodes.comment, nodes.table, nodes.footnote)
     for para in tree.findall(nodes.paragraph):
@@ -274,10 +269,9 @@ def rst_summary(text: str) -> str:
 
 def readme_summary(text: str | None, rst: bool = False) -> str:
     """The first prose paragraph of a README; a leading blockquote tagline counts as prose."""
-    # ``rst``: the README is reStructuredText, read by docutils.
     if not text:
         return ""
-    if rst:
+    if rst:  # the README is reStructuredText, read by docutils
         return rst_summary(text)
     for kind, block in readme_blocks(text):
         if kind in ("prose", "quote"):
@@ -290,9 +284,8 @@ def readme_summary(text: str | None, rst: bool = False) -> str:
 
 def _readme_of(docs: list[str], name: str | None = None) -> str | None:
     """The shallowest README among a module's docs (the module's own before docs/README.md)."""
-    # Else a doc named after the module (``docs/{name}.rst``, ``doc/reference/{name_path}.rst``).
     readmes = [d for d in docs if posixpath.basename(d).lower().split(".")[0] == "readme"]
-    if not readmes and name:
+    if not readmes and name:  # a doc named after the module (``docs/{name}.rst``, ``doc/reference/{name_path}.rst``)
         stem = name.rsplit(".", 1)[-1].lower()
         readmes = [d for d in docs if posixpath.basename(d).lower().rsplit(".", 1)[0] == stem]
     if not readmes:
@@ -365,8 +358,7 @@ def names_of(tree: ast.Module | None) -> list[str]:
 
 def public_names(root: Path, code_path: str) -> list[str]:
     """Top-level public names of ``<code_path>/__init__.py``."""
-    # ``__all__`` when it is a literal list/tuple of strings, else functions, classes and
-    # assignments not starting with "_".
+    # ``__all__`` when it is a literal list/tuple of strings, else functions, classes, assignments not starting "_".
     return names_of(_parse_init(Path(root), code_path))
 
 
@@ -393,11 +385,10 @@ def _module_text(root: Path, entry: dict) -> list[str]:
 
 def _content_key(root: Path, entry: dict, listing: FileListing) -> str:
     """What ``_module_text`` reads, as content ids."""
-    # A file the listing does not hold as a regular file is never read (``_inside`` refuses what is
-    # not a file or escapes by a link), so it keys as absent: the listing already says what
-    # ``_inside`` would check.
     parts: list[str] = []
     for relpath in (_init_path(entry.get("code")), _readme_of(list(entry.get("docs") or ()), entry.get("name"))):
+        # a file the listing does not hold as a regular file is never read (``_inside`` refuses what is not
+        # a file or escapes by a link), so it keys as absent: the listing already says what ``_inside`` checks
         readable = relpath and relpath in listing.file_set and relpath not in listing.symlinks
         parts += [relpath or "", memo.file_part(root, relpath) if readable else memo.ABSENT]
     return memo.key("summary/2", *parts)
@@ -417,17 +408,15 @@ def of(project: Project) -> dict:
 def build(root: Path, registry: dict, listing: FileListing | None = None,
           remembered: memo.Memo | None = None) -> dict[str, dict]:
     """``{module name: {"summary": str, "see_also": [names]}}`` for a registry document."""
-    # Or its list of entries; duplicates are skipped.
-    #
-    # Reads each module's ``__init__.py`` and README; with a listing and a memo, only those whose
-    # content changed since the memo was saved.
     root = Path(root)
     summaries: dict[str, str] = {}
     texts: dict[str, str] = {}
-    for entry in sorted(_modules(registry), key=lambda e: e["name"]):
+    for entry in sorted(_modules(registry), key=lambda e: e["name"]):  # ``registry``: or its list of entries
         name = entry["name"]
-        if name in summaries:
+        if name in summaries:  # a duplicate: skipped
             continue
+        # reads the module's ``__init__.py`` and README; with a listing and a memo, only when their
+        # content changed since the memo was saved
         if listing is not None and remembered is not None:
             line, text = remembered.get(lambda e=entry: _content_key(root, e, listing), lambda e=entry: _module_text(root, e))
         else:
