@@ -21,10 +21,10 @@ def _git(root: Path, *args: str) -> bytes:
 
 def verify(root: Path, ref: str, option: str = "--base") -> str:
     """The commit id ``ref`` names; RefError (one line) when it names none."""
-    # --end-of-options: a ref is never read as an option (``--output=FILE`` would write FILE)
     if not ref:
         raise RefError(f"{option}: a git ref is required")
     try:
+        # --end-of-options: a ref is never read as an option (``--output=FILE`` would write FILE)
         return _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").decode().strip()
     except RefError:
         raise RefError(f"{option} {ref}: not a commit in {root}") from None
@@ -41,9 +41,8 @@ _HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
     """The lines of each file added or changed since the merge base of ``commit`` and HEAD."""
-    # In the working tree as it is (committed, staged and unstaged); an untracked file counts
-    # whole.
     base = _git(root, "merge-base", commit, "HEAD").decode().strip()
+    # the working tree as it is: committed, staged and unstaged
     diff = _git(root, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, "--")
     found: dict[str, set[int]] = {}
     current: set[int] | None = None
@@ -54,6 +53,7 @@ def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
         elif current is not None and (match := _HUNK.match(line)):
             start, count = int(match.group(1)), int(match.group(2) or 1)
             current.update(range(start, start + count))
+    # an untracked file counts whole
     untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
     for name in filter(None, untracked.decode("utf-8", "surrogateescape").split("\0")):
         try:

@@ -67,7 +67,6 @@ def _ours(project: Project, path: str) -> bool:
 
 def _manifest_changed(root: Path, ref: str, path: str) -> bool:
     """Whether the manifest differs from its merge-base version in more than its observed blocks."""
-    # The merge base with ``ref``; T4 writes the observed blocks after each measurement.
     def load(args: list[str]) -> dict | None:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
         try:
@@ -84,6 +83,7 @@ def _manifest_changed(root: Path, ref: str, path: str) -> bool:
         now = orjson.loads((root / path).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return True
+    # observed blocks left out: T4 writes them after each measurement
     return before is None or not isinstance(now, dict) or before != _identity(now)
 
 

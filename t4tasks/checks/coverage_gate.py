@@ -83,13 +83,13 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, 
 
 def _no_tests(module: Module, observed: float | None, target: float | None, entries: list[dict]) -> Verdict:
     """No tests: passes when the manifest says so or nothing asks for them; fails otherwise."""
-    # Nothing asks for them: no target, or only the lane's target for a module never measured with
-    # tests. Failing otherwise means deleting a failing module's tests never turns the gate green.
     if module.no_tests:
         return Verdict(module.name, observed, target, "no_tests", "the manifest declares testing.no_tests")
     had_tests = any(records.status_of(e) != "no_tests" for e in entries)
+    # nothing asks for them: no target, or only the lane's target for a module never measured with tests
     if target is None or (module.coverage_target is None and not had_tests):
         return Verdict(module.name, observed, target, "no_tests", "no tests found")
+    # failing here means deleting a failing module's tests never turns the gate green
     return Verdict(module.name, observed, target, "untested",
                    "a coverage target but no tests (set testing.no_tests: true if that is on purpose)")
 

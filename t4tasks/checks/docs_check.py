@@ -117,14 +117,11 @@ def check_file(root: Path, relpath: str, all_files: frozenset[str]) -> list[Prob
 def required_docs(module_path: str, required: tuple[str, ...], all_files: frozenset[str],
                   name: str | None = None) -> list[Problem]:
     """One problem per required doc missing from the module folder."""
-    # Or, for a pattern with a placeholder such as ``doc/reference/{name_path}.rst``, from where
-    # the pattern puts it.
-    #
-    # Names match case-insensitively, like the scaffolder's collision check: otherwise a module
-    # with ``readme.md`` would be reported forever while ``scaffold_docs`` refuses to add
-    # ``README.md``.
     present = _casefolded(all_files)
+    # or, for a pattern with a placeholder such as ``doc/reference/{name_path}.rst``, from where it puts it
     wanted = [module_doc_path(module_path, name or posixpath.basename(module_path), doc) for doc in required]
+    # case-insensitively, like the scaffolder's collision check: else a module with ``readme.md`` would be
+    # reported forever while ``scaffold_docs`` refuses to add ``README.md``
     return [Problem(module_path, f"required doc missing: {relpath}")
             for relpath in wanted if relpath is not None and relpath.lower() not in present]
 
@@ -140,13 +137,8 @@ def _check_file(repo: _Repo, relpath: str) -> list[Problem]:
 
 
 def _parse(root: Path, relpath: str) -> dict:
-    """``{"problems": [[line, message]], "links"."""
-    # [[line, target]], "anchors": [...]}`` of one file, from its content alone (JSON-shaped, so a
-    # memo can keep it).
-    #
-    # A file that cannot be read or decoded has one problem and no links; its anchors are read
-    # leniently, since an undecodable byte is its own file's problem, not that of a file linking to
-    # one of its headings.
+    """``{"problems": [[line, message]], "links": [[line, target]], "anchors": [...]}`` of one file."""
+    # From its content alone, JSON-shaped so a memo can keep it.
     try:
         raw = (root / relpath).read_bytes()
     except OSError as exc:
@@ -155,6 +147,8 @@ def _parse(root: Path, relpath: str) -> dict:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
+        # anchors are read leniently: an undecodable byte is this file's problem, not that of a file
+        # linking to one of its headings
         lines = _lines(raw.decode("utf-8", errors="replace"))
         end = _front_matter_end(lines)
         return {"problems": [[line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"]],
@@ -251,8 +245,6 @@ def _jsonable(value: Any) -> Any:
 
 def _markdown_lines(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
     """(1-based line number, line) for body lines GitHub renders as Markdown."""
-    # Not inside a fenced code block, not inside an HTML comment block (``<!-- ... -->`` opening a
-    # line).
     fence = ""
     in_comment = False
     for index in range(start, len(lines)):
@@ -266,6 +258,7 @@ def _markdown_lines(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
             in_comment = "-->" not in line
         elif opening:
             fence = opening[1]
+        # an HTML comment block: ``<!-- ... -->`` opening a line
         elif COMMENT_BLOCK.match(line):
             in_comment = "-->" not in line
         else:
@@ -328,17 +321,14 @@ def _anchor_set(lines: list[str], start: int) -> frozenset[str]:
 
 def _slug(heading: str) -> str:
     """GitHub's slug of a heading's rendered text: lowercase, punctuation dropped, each space becomes '-'."""
-    # Not collapsed.
-    #
-    # Code spans keep their content verbatim, so ``__init__`` survives.
     parts = []
     position = 0
     for span in CODE_SPAN.finditer(heading):
         parts.append(_rendered(heading[position:span.start()]))
-        parts.append(span[2])
+        parts.append(span[2])  # a code span keeps its content verbatim, so ``__init__`` survives
         position = span.end()
     parts.append(_rendered(heading[position:]))
-    return NOT_SLUG.sub("", "".join(parts).strip().lower()).replace(" ", "-")
+    return NOT_SLUG.sub("", "".join(parts).strip().lower()).replace(" ", "-")  # spaces not collapsed
 
 
 def _rendered(markdown: str) -> str:

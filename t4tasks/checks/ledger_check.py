@@ -55,16 +55,15 @@ Records = dict[tuple[str, str], list[Record]]  # (kind, module) -> records, in l
 
 def check_observations(root: Path, manifests: dict[str, dict], ledger_dir: Path) -> list[Problem]:
     """Report every observed value (coverage, bench) that no ledger record of its module equals."""
-    # ``manifests`` maps a manifest's repo-relative path to its parsed content. Torn ledger lines
-    # are skipped here; ``check_chains`` reports them.
     records: Records = defaultdict(list)
     for kind, name in OBSERVATION_LEDGERS.items():
         path = ledger_dir / name
         if path.is_file():
             edited = {p.line for p in ledger.verify_chain(path)}
+            # torn lines are skipped here: ``check_chains`` reports them
             _index(records, _label(root, path), ledger.read(path), kind, edited)
     problems = []
-    for relpath, manifest in sorted(manifests.items()):
+    for relpath, manifest in sorted(manifests.items()):  # repo-relative path: parsed content
         module = module_name(manifest)
         for observation in _observations(manifest):
             if not isinstance(module, str) or not module:
@@ -91,18 +90,17 @@ def check_chains(ledger_dir: Path) -> list[Problem]:
 def check_git_range(root: Path, rev_range: str, manifest_glob: str = "**/module.manifest.json",
                     ledger_dir_rel: str = "manifests/.ledger") -> list[Problem]:
     """Check every commit of ``git rev-list <rev_range>``, merges included, for unrecorded observations."""
-    # A commit is compared with each of its parents (a root commit with the empty tree). A
-    # manifest's observed block is reported when, against every parent, it changed and the commit
-    # did not add the ledger record that equals it; so a merge is reported only for what the merge
-    # itself introduced, not for what it brings in from a branch (that branch's own commit answers
-    # for it). Likewise a ledger line is reported when the commit removed or rewrote it relative to
-    # every parent. ``root`` must be the top of the git work tree; paths are relative to it.
+    # ``root`` must be the top of the git work tree; paths are relative to it.
     try:
         commits = [line.split() for line in _git(root, "rev-list", "--parents", rev_range, "--").splitlines()]
     except subprocess.CalledProcessError as exc:
         return [Problem(f"git range {rev_range}", exc.stderr.decode(errors="replace").strip())]
     problems: list[Problem] = []
     for sha, *parents in commits:
+        # compared with each parent (a root commit with the empty tree): an observed block is reported when,
+        # against every parent, it changed and the commit did not add the ledger record that equals it, so a
+        # merge answers only for what it introduced, not for what a branch brings (that branch's commit
+        # does); likewise a ledger line the commit removed or rewrote relative to every parent
         messages = _check_commit(root, sha, parents or [EMPTY_TREE], manifest_glob, ledger_dir_rel)
         if messages:
             short = _git(root, "rev-parse", "--short", sha).strip()
@@ -166,14 +164,12 @@ def _record_values(kind: str, entry: dict[str, Any]) -> dict[str, Any]:
 
 def _judge(observation: Observation, module: str, records: list[Record]) -> str | None:
     """None when a record equals the observation, else what is wrong, for a problem message."""
-    # A T4 block is joined to its record by (ts, digest), then the values must be equal; a legacy
-    # block (no digest) can only be joined by (ts, value) with a legacy record (no digest either).
     kind, shown = observation.kind, _show(observation)
     try:
         ts = ledger.format_ts(ledger.parse_ts(observation.ts, "observed_at"))
     except ValueError as exc:
         return f"observed {kind} {shown}: {exc}"
-    if observation.digest is not None:
+    if observation.digest is not None:  # a T4 block: joined by (ts, digest), then the values must be equal
         joined = [r for r in records
                   if r.entry[ledger.TS] == ts and r.entry.get(ledger.INPUT_DIGEST) == observation.digest]
         if not joined:
@@ -186,6 +182,7 @@ def _judge(observation: Observation, module: str, records: list[Record]) -> str 
                 f"({record.where}: {_show_values(kind, _record_values(kind, record.entry))}): "
                 + ("the ledger record was edited after the fact (its hash chain is broken)"
                    if not record.chained else "the manifest was edited by hand"))
+    # a legacy block (no digest) can only be joined by (ts, value) with a legacy record (no digest either)
     legacy = [r for r in records if ledger.INPUT_DIGEST not in r.entry
               and _record_values(kind, r.entry) == observation.values]
     if any(r.entry[ledger.TS] == ts for r in legacy):
@@ -209,11 +206,10 @@ def _show_values(kind: str, values: dict[str, Any]) -> str:
 def _index(records: Records, label: str, entries: Iterable[dict[str, Any]], kind: str,
            edited: set[int] = frozenset()) -> None:
     """Add the entries of one observation ledger to ``records``, keyed by (kind, module)."""
-    # ``edited`` holds the line numbers whose hash chain is broken.
     for entry in entries:
         if entry[ledger.KIND] == kind:
             where = f"{label}:{entry[ledger.LINE]}" if ledger.LINE in entry else label
-            chained = entry.get(ledger.LINE) not in edited
+            chained = entry.get(ledger.LINE) not in edited  # ``edited``: lines whose hash chain is broken
             records[kind, entry[ledger.MODULE]].append(Record(where, entry, chained))
 
 
@@ -257,9 +253,7 @@ def _json_object(raw: bytes | None) -> dict | None:
 
 def _ledger_diff(root: Path, parent: str, sha: str, ledger_dir_rel: str) -> tuple[Records, set[str]]:
     """What ``sha`` changed in the ledgers since ``parent``."""
-    # Returns the observation records it added, and one message per line it removed or rewrote. A
-    # line that is removed and added back unchanged (a torn last line getting its newline) is no
-    # removal.
+    # Returns the observation records it added, and one message per line it removed or rewrote.
     diff = _git_bytes(root, "diff", "--no-color", "--no-ext-diff", "--no-renames", "--unified=0",
                       "--src-prefix=a/", "--dst-prefix=b/", parent, sha, "--", ledger_dir_rel)
     plus: dict[str, list[bytes]] = defaultdict(list)
@@ -288,6 +282,7 @@ def _ledger_diff(root: Path, parent: str, sha: str, ledger_dir_rel: str) -> tupl
     removed = set()
     for path, lines in minus.items():
         if path.endswith(".ndjson"):
+            # a line removed and added back unchanged (a torn last line getting its newline) is no removal
             for raw in (Counter(lines) - Counter(plus.get(path, []))):
                 removed.add(f"{path}: {_describe(raw, path)} was removed or rewritten "
                             "(ledgers are append-only)")

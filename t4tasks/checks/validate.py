@@ -157,8 +157,7 @@ EARLY = (records.MEASURED_KINDS, ("manifests", "docs", "ledger"))  # a measured 
 
 def run(project: Project, strict: bool = False) -> list[CheckResult]:
     """Every check's result, in the fixed order of ``CHECKS``."""
-    # With ``strict`` the checks run one after another and those after a failure are skipped.
-    if strict:
+    if strict:  # one check after another; those after a failure are skipped
         results: list[CheckResult] = []
         for check in CHECKS:
             if any(r.status == "fail" for r in results):
