@@ -57,8 +57,7 @@ def utc_now() -> datetime:
 
 def format_ts(dt: datetime, field: str = TS) -> str:
     """ISO 8601 in UTC with microseconds and ``+00:00``: one spelling, so strings sort by time."""
-    # A naive datetime is refused rather than guessed: local time read as UTC silently shifts
-    # trends.
+    # refused rather than guessed: local time read as UTC silently shifts trends
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"{field}: naive datetime {dt.isoformat()} has no UTC offset")
     return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
@@ -102,8 +101,6 @@ def new_record(
     git_commit: str | None = None,
 ) -> dict[str, Any]:
     """One ledger entry: the envelope every entry carries, with ``values`` at top level."""
-    # ``input_digest`` identifies what was measured; ``append`` uses it to skip a rerun's
-    # duplicate.
     clash = sorted(set(values) & set(ENVELOPE))
     if clash:
         raise ValueError(f"{clash[0]}: reserved ledger field cannot be a value")
@@ -115,7 +112,7 @@ def new_record(
         TS: format_ts(ts if ts is not None else utc_now()),
         TOOL: f"t4tasks {__version__}",
         GIT_COMMIT: git_commit,
-        INPUT_DIGEST: input_digest,
+        INPUT_DIGEST: input_digest,  # what was measured: ``append`` skips a rerun's duplicate by it
     }
 
 
@@ -165,13 +162,12 @@ def _ignore_locks(folder: Path) -> None:
 
 def read(path: Path | str, problems: list[Problem] | None = None) -> Iterator[dict[str, Any]]:
     """Stream the entries of a ledger, normalised, each with its line number in ``_line``."""
-    # A torn or malformed line is skipped and reported in ``problems`` (when given), so one bad
-    # line never hides the rest of the history. Each entry is a fresh dict the caller may change.
     entries, skipped = _parsed(Path(path))
+    # a torn or malformed line is skipped and reported, so one bad line never hides the rest of the history
     if problems is not None:
         problems.extend(skipped)
     for entry in entries:
-        yield dict(entry)
+        yield dict(entry)  # a fresh dict the caller may change
 
 
 # One run reads a ledger several times (META, gates, ledger check, trends): parse it once per
@@ -233,9 +229,9 @@ _MEMO_LOCK = threading.Lock()   # doit's worker threads read ledgers at the same
 
 def _remember(memo: dict[tuple, Any], key: tuple, value: Any, keep: int = 8) -> None:
     """Store ``value`` as the one remembered version of the file ``key[0]``."""
-    # Older versions of it are dropped, and so are the oldest files past ``keep``, so memory stays
-    # flat in long processes.
     with _MEMO_LOCK:
+        # older versions of it are dropped, and so are the oldest files past ``keep``: memory stays
+        # flat in long processes
         for old in [k for k in memo if k[0] == key[0]]:
             del memo[old]
         while len(memo) >= keep:
@@ -268,10 +264,6 @@ _CHAINS: dict[tuple, tuple[Problem, ...]] = {}
 
 def verify_chain(path: Path | str) -> list[Problem]:
     """Report every T4 entry whose ``prev`` does not match the line before it."""
-    # The mismatch is reported on the line before the entry: that line was edited, or a line after
-    # it was deleted or inserted. Older entries (no ``schema``) carry no ``prev`` and are not
-    # checked; torn and malformed lines are ``read``'s to report (once), and are no link of the
-    # chain.
     path = Path(path)
     key = _stat_key(path)
     if key in _CHAINS:
@@ -281,6 +273,7 @@ def verify_chain(path: Path | str) -> list[Problem]:
     previous_number = 0
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
         entry = _loads(raw)
+        # older entries (no ``schema``) carry no ``prev`` and are not checked
         if isinstance(entry, dict) and SCHEMA in entry:
             expected = _line_hash(previous) if previous is not None else None
             if entry.get(PREV) != expected:
@@ -288,9 +281,12 @@ def verify_chain(path: Path | str) -> list[Problem]:
                     problems.append(Problem(str(path), "prev is set but no line precedes it: "
                                                        "earlier lines were deleted", number))
                 else:
+                    # reported on the line before the entry: that line was edited, or a line after it
+                    # was deleted or inserted
                     problems.append(Problem(str(path), f"hash chain broken: line {number}'s prev "
                                             "does not match this line (it was edited, or a line "
                                             "after it was deleted or inserted)", previous_number))
+        # torn and malformed lines are ``read``'s to report (once), and are no link of the chain
         if isinstance(entry, dict):
             previous, previous_number = raw, number
     _remember(_CHAINS, key, tuple(problems))
@@ -299,12 +295,12 @@ def verify_chain(path: Path | str) -> list[Problem]:
 
 def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``record`` ready to write, or ValueError naming the first bad field."""
-    # Datetimes become canonical UTC strings; naive ones, and a naive ``ts`` string, are refused.
     for field in (SCHEMA, KIND, MODULE, INPUT_DIGEST):
         if not isinstance(record.get(field), str) or not record[field]:
             raise ValueError(f"{field}: missing or not a non-empty string")
     if record[SCHEMA] != SCHEMA_ID:
         raise ValueError(f"{SCHEMA}: {record[SCHEMA]!r} is not {SCHEMA_ID!r}")
+    # datetimes become canonical UTC strings; naive ones, and a naive ``ts`` string, are refused
     line = {k: format_ts(v, k) if isinstance(v, datetime) else v for k, v in record.items()}
     line[TS] = format_ts(parse_ts(line.get(TS)))
     return line
@@ -312,12 +308,11 @@ def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _latest_entry(fd: int, path: Path, kind: str, module: str) -> dict[str, Any] | None:
     """The latest whole entry with this (kind, module), read from the end."""
-    # Only lines whose bytes contain the JSON-quoted module name are parsed, so an append touches a
-    # few lines of a long ledger, not all of it. (Non-ASCII names may be escaped: parse every
-    # line.)
-    needle = orjson.dumps(module) if module.isascii() else b""
+    needle = orjson.dumps(module) if module.isascii() else b""  # a non-ASCII name may be escaped: parse all
     default_kind = _file_kind(path)
     for raw in _reverse_lines(fd):
+        # only lines holding the JSON-quoted module name are parsed: an append reads a few lines
+        # of a long ledger, not all of it
         if needle in raw:
             try:
                 entry = _parse(raw, default_kind)

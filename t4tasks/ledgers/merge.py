@@ -55,15 +55,14 @@ def ledger_name(kind: str) -> str:
 
 def append_fragment(ledger_path: Path, fragment: Path, record: Mapping[str, Any]) -> dict[str, Any]:
     """A shard's replacement for appending to the ledger; returns the entry to record."""
-    # When the committed ledger's latest entry for this (kind, module) already has this input
-    # digest and these values, that entry is the measurement (nothing is written: the merge would
-    # drop it anyway). Otherwise the record is appended to the fragment (deduplicated there the
-    # same way, so a rerun after a crash appends nothing), and the fragment's entry is returned.
     kind, module = record[ledger.KIND], record[ledger.MODULE]
     main = _latest_of(Path(ledger_path), kind, module)
+    # the committed ledger's latest entry with this input digest and these values is the measurement
+    # (nothing is written: the merge would drop it anyway)
     if (main is not None and main.get(ledger.INPUT_DIGEST) == record[ledger.INPUT_DIGEST]
             and records.same_values(kind, main, record)):
         return main
+    # deduplicated in the fragment the same way: a rerun after a crash appends nothing
     if ledger.append(fragment, record):
         return dict(record)
     return _latest_of(Path(fragment), kind, module)
@@ -113,11 +112,9 @@ def _sort_key(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
 def merge(root: Path, ledger_dir: Path, fragments: list[Path], manifests: Mapping[str, Path], *,
           lock_dir: Path | None = None) -> dict[str, Any]:
     """Fold ``fragments`` into ``ledger_dir/<kind>.ndjson`` and the modules' manifests."""
-    # ``manifests`` maps module name → manifest path (absolute, or relative to ``root``); a module
-    # missing from it still has its records merged, and is reported. ``ledger_dir`` may be relative
-    # to ``root``. Returns counts and ``problems`` (one line each, file and line number).
+    # Returns counts and ``problems`` (one line each, file and line number).
     root = Path(root)
-    ledger_dir = root / ledger_dir
+    ledger_dir = root / ledger_dir  # may be relative to ``root``
     lock_dir = Path(lock_dir) if lock_dir is not None else root / ".t4" / "locks"
     problems: list[Problem] = []
     records = read_fragments(fragments, problems)
@@ -141,8 +138,8 @@ def merge(root: Path, ledger_dir: Path, fragments: list[Path], manifests: Mappin
             counts["duplicates"] += 1
     for kind, module in touched:
         entry = latest_by_kind[kind].get(module)
-        target = manifests.get(module)
-        if target is None:
+        target = manifests.get(module)  # module name → manifest path, absolute or relative to ``root``
+        if target is None:  # its records are merged all the same, and it is reported
             problems.append(Problem(str(ledger_dir / ledger_name(kind)),
                                     f"{module}: merged records of a module with no manifest"))
             continue

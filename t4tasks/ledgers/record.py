@@ -33,10 +33,9 @@ def result_path(project: Project, kind: str, module: Module) -> str:
 
 def _append(project: Project, name: str, record: dict) -> tuple[dict, bool]:
     """Append the record unless the latest entry has its key and values; return the entry and if new."""
-    # When sharded, to this shard's fragment: ``t4 merge`` brings it into the ledger later.
     path = ledger_path(project, name)
     spec = shard.current()
-    if spec is not None:
+    if spec is not None:  # sharded: to this shard's fragment, ``t4 merge`` brings it into the ledger later
         fragment = merge.fragment_path(project.state_dir(), record[ledger.KIND], spec)
         entry = merge.append_fragment(path, fragment, record)
         return entry, entry.get(ledger.TS) == record[ledger.TS]

@@ -124,14 +124,14 @@ def select(modules: Iterable[str], durations: Mapping[str, float], spec: tuple[i
 
 def durations_from_ledger(ledger_path: Path | str, problems: list[Problem] | None = None) -> dict[str, float]:
     """The latest recorded ``duration_s`` per module (later lines win); {} when there is no ledger."""
-    # Entries without a usable number (older data, a crash record) are passed over, so a module's
-    # last real duration still counts. Malformed lines are skipped (and reported in ``problems``).
     path = Path(ledger_path)
     if not path.is_file():
         return {}
     found: dict[str, float] = {}
-    for entry in ledger.read(path, problems):
+    for entry in ledger.read(path, problems):  # malformed lines are skipped (and reported)
         value = entry.get(DURATION)
+        # an entry without a usable number (older data, a crash record) is passed over, so a module's
+        # last real duration still counts
         if _known(value):
             found[entry[ledger.MODULE]] = float(value)
     return found
