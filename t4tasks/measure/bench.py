@@ -68,14 +68,10 @@ _OUTPUT_TAIL_BYTES = 64 * 1024
 
 def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = ()) -> dict:
     """Run ``module``'s benchmarks in a subprocess and return a result dict."""
-    # Never raises for the suite's own failures.
-    #
-    # Keys: ``status`` ("ok", "tests_failed", "no_benchmarks", "timeout", "crashed"), ``message``
-    # (one line, None when ok), ``benchmarks`` (per-benchmark statistics, sorted by name),
-    # ``summary`` (the slowest benchmark by p95, only for an "ok" run: a partial run would
+    # Never raises for the suite's own failures. Keys: ``status`` ("ok", "tests_failed", "no_benchmarks",
+    # "timeout", "crashed"), ``message`` (one line, None when ok), ``benchmarks`` (per-benchmark statistics,
+    # sorted by name), ``summary`` (the slowest benchmark by p95, only for an "ok" run: a partial run would
     # understate the module), ``duration_s`` and ``versions``.
-    #
-    # ``extra_args`` are appended to the pytest command line (e.g. ``--benchmark-max-time=0.05``).
     root = Path(root)
     started = time.monotonic()
     if not module.bench_paths:
@@ -85,13 +81,13 @@ def run(root: Path, module: Module, timeout: float, extra_args: Sequence[str] = 
     # a benchmark may delete this folder: cleaning up what is left must not fail the measurement
     with tempfile.TemporaryDirectory(prefix="t4-bench-", ignore_cleanup_errors=True) as tmp:
         tmp_dir = Path(tmp)
-        # The host's pytest config file applies (pythonpath, markers, plugins), with its addopts
-        # minus what breaks an isolated run ("--cov ...", "-n auto", "-x"); an unreadable one is
-        # replaced by an empty ini. rootdir/confcutdir keep node ids and conftest discovery rooted
-        # at the repository.
         (tmp_dir / f"{_HOOKS_MODULE}.py").write_text(_HOOKS_SOURCE, encoding="utf-8")
         json_path = tmp_dir / "benchmark.json"
         log_path = tmp_dir / "pytest.log"
+        # The host's pytest config file applies (pythonpath, markers, plugins), with its addopts
+        # minus what breaks an isolated run ("--cov ...", "-n auto", "-x"); an unreadable one is
+        # replaced by an empty ini. rootdir/confcutdir keep node ids and conftest discovery rooted
+        # at the repository. ``extra_args`` (e.g. ``--benchmark-disable-gc``) come last.
         command = [
             *launch.pytest_command(root), *module.bench_paths,
             "--benchmark-only", f"--benchmark-json={json_path}", "--benchmark-save-data",
@@ -160,16 +156,15 @@ def benchmark_stats(name: str, rounds_seconds: Sequence[float]) -> dict:
 
 def sla_targets(manifest: dict) -> dict[str, float]:
     """Latency targets from ``performance.sla`` or the older ``performance.sla_targets``."""
-    # Both spellings are read; the current one wins key by key. Non-numeric values are ignored.
     performance = manifest.get("performance") if isinstance(manifest, dict) else None
     if not isinstance(performance, dict):
         return {}
     targets: dict[str, float] = {}
-    for spelling in ("sla_targets", "sla"):
+    for spelling in ("sla_targets", "sla"):  # both spellings: the current one wins key by key
         block = performance.get(spelling)
         if isinstance(block, dict):
             for key in ("latency_p95_ms", "latency_p99_ms"):
-                if _is_number(block.get(key)):
+                if _is_number(block.get(key)):  # non-numeric values are ignored
                     targets[key] = float(block[key])
     return targets
 
@@ -256,16 +251,15 @@ def _compare_one(new: dict, base: dict | None, threshold: float, alpha: float) -
 def _run_with_timeout(command: list[str], cwd: Path, timeout: float, log_path: Path,
                       hooks_dir: Path) -> int | None:
     """Run ``command`` with output to ``log_path``; return its exit code, or None on timeout."""
-    # ``hooks_dir`` (holding the hooks plugin) goes first on the child's PYTHONPATH.
-    #
-    # Output goes to a file, not a pipe, so a grandchild that keeps the pipe open cannot hang us.
-    # The child gets its own process group so a timeout (or our own interruption) kills everything
-    # it started, not just the pytest process.
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(_DROPPED_ENV_PREFIXES) and key not in _DROPPED_ENV_NAMES}
+    # ``hooks_dir`` holds the hooks plugin
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks_dir), env.get("PYTHONPATH")]))
     env["COLUMNS"] = "10000"  # no tty: pytest would cut summary lines (and their reasons) at 80
+    # output to a file, not a pipe: a grandchild that keeps the pipe open cannot hang us
     with open(log_path, "wb") as log:
+        # a process group of its own: a timeout (or our own interruption) kills everything it started,
+        # not just the pytest process
         return children.run(command, cwd=cwd, env=env, timeout=timeout, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -282,13 +276,13 @@ def _tail(path: Path) -> str:
 
 def _read_benchmarks(json_path: Path) -> list[dict]:
     """Per-benchmark statistics from pytest-benchmark's JSON, sorted by name."""
-    # ``fullname`` (path::test[param]) is the name: plain test names collide across files.
-    # pytest-benchmark creates the file when it starts, so a run that measured nothing (or was
-    # killed) leaves it empty: that is "no benchmarks", not a broken file.
     raw = json_path.read_bytes() if json_path.exists() else b""
+    # pytest-benchmark creates the file when it starts, so a run that measured nothing (or was
+    # killed) leaves it empty: that is "no benchmarks", not a broken file
     if not raw:
         return []
     report = orjson.loads(raw)
+    # ``fullname`` (path::test[param]) is the name: plain test names collide across files
     benchmarks = [benchmark_stats(entry["fullname"], entry["stats"]["data"])
                   for entry in report.get("benchmarks", [])]
     return sorted(benchmarks, key=lambda b: b["name"])

@@ -85,7 +85,6 @@ def run(command: list[str], *, cwd, env: dict[str, str], timeout: float,
         stdout: IO[bytes], stderr: IO[bytes] | int,
         tick: Callable[[float], None] | None = None) -> int | None:
     """Run ``command`` in its own process group; its exit code, or None when it timed out."""
-    # ``tick(elapsed_seconds)`` is called every ``TICK`` seconds while the command runs.
     # output goes to files, not pipes: a chatty child cannot fill a pipe and block, and a leaked
     # grandchild holding a pipe open cannot make us wait past the timeout
     process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
@@ -104,7 +103,7 @@ def run(command: list[str], *, cwd, env: dict[str, str], timeout: float,
             if elapsed >= timeout:
                 kill_group(process)
                 return None
-            try:
+            try:  # ``tick(elapsed_seconds)`` every ``TICK`` seconds while the command runs
                 code = process.wait(timeout=min(timeout - elapsed, TICK) if tick else timeout - elapsed)
             except subprocess.TimeoutExpired:
                 if tick is not None:

@@ -55,11 +55,6 @@ DETAIL_LINES = 12
 def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
             extra_args: tuple[str, ...] = (), metric: str = "auto") -> dict[str, Any]:
     """Run ``module``'s tests under coverage and return what was observed."""
-    # ``omit`` lists repo-relative folders to leave out of the percentage: the nested modules that
-    # have their own manifest, so ``a/`` and ``a/b/`` get two honest numbers. ``timeout`` is in
-    # seconds; on expiry the whole process group is killed and the status is ``timeout``.
-    # ``extra_args`` (``[tool.t4] pytest_args``) are appended to the pytest command line.
-    # ``metric`` picks the headline: ``line``, ``branch``, or ``auto`` (the host's branch setting).
     started = time.monotonic()
     if not module.test_paths:
         return _result("no_tests", started, detail="the module declares no test paths")
@@ -67,9 +62,11 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
     with tempfile.TemporaryDirectory(prefix="t4-coverage-", ignore_cleanup_errors=True) as scratch:
         work = Path(scratch)
         settings = host.coverage_settings(Path(root))
+        # ``omit``: repo-relative folders left out of the percentage, the nested modules that have their own
+        # manifest, so ``a/`` and ``a/b/`` get two honest numbers; ``extra_args``: ``[tool.t4] pytest_args``
         command = [*_pytest_command(Path(root), module, omit, work, settings), *session.install(work, root),
                    *session_progress.ARGS, *extra_args]
-        try:
+        try:  # ``timeout`` in seconds: on expiry the whole process group is killed
             exit_code = _run(command, Path(root), work, timeout, f"coverage:{module.name}")
         except OSError as exc:  # the scratch folder vanished before the run could start
             return _result("crashed", started, detail=f"T4's scratch folder is gone: {exc}")
@@ -85,7 +82,7 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         report_path = work / "coverage.json"
         # with no tests run, coverage.py reports an empty 100 %: that is not an observation
         totals = _read_totals(report_path) if report_path.exists() and status not in ("no_tests", "crashed") else {}
-        headline = headline_metric(metric, settings)
+        headline = headline_metric(metric, settings)  # ``line``, ``branch``, or ``auto`` (the host's branch setting)
         if totals and headline == "line" and totals["line_pct"] is not None:
             totals["coverage"] = totals["line_pct"]
         detail = None if status == "ok" else _output_tail(work, exit_code)
@@ -108,14 +105,12 @@ def headline_metric(metric: str, settings: dict[str, Any]) -> str:
 def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
                     settings: dict[str, Any]) -> list[str]:
     """The pytest command line: the host's config with its kept ``addopts``, and T4's coverage config."""
-    # T4's own coverage config is written into ``work``.
-    # ``--rootdir`` and ``--confcutdir`` keep node ids and conftest discovery anchored to the
-    # repository. ``-x`` is never passed: with ``-x`` and a failing test pytest-cov writes no
-    # report.
     coveragerc = work / "coverage.toml"  # TOML: a string can hold any character a folder name has
     coveragerc.write_text(_coveragerc(root, module, omit, settings), encoding="utf-8")
+    # ``-x`` is never passed: with ``-x`` and a failing test pytest-cov writes no report
     command = [
         *launch.pytest_command(root), *module.test_paths, *host.config_args(root, module.test_paths, work),
+        # ``--rootdir`` and ``--confcutdir`` keep node ids and conftest discovery anchored to the repository
         "-o", "junit_family=xunit2", f"--rootdir={root}", f"--confcutdir={root}",
         f"--cov={root / module.code_path}", f"--cov-config={coveragerc}",
         f"--cov-report=json:{work / 'coverage.json'}", "--cov-report=",
@@ -129,11 +124,8 @@ def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
 
 def _coveragerc(root: Path, module: Module, omit: list[str], settings: dict[str, Any] | None = None) -> str:
     """The coverage config: branch coverage, the host's report rules, and the files not the module's own."""
-    # Not its own: nested modules, test folders and test files, its test paths.
-    # Patterns are repo-relative; coverage.py anchors them at the working directory, which is the
-    # root. A trailing ``/*`` matches everything below a folder, ``**/`` any folders between.
-    # ``patch = subprocess`` measures Python subprocesses the tests start (a CLI run by its tests
-    # is covered code, not a blind spot).
+    # Patterns are repo-relative: coverage.py anchors them at the working directory, the root.
+    # A trailing ``/*`` matches everything below a folder, ``**/`` any folders between.
     patterns = [f"{glob_literal(folder)}/*" for folder in omit]
     code = "" if module.code_path == "." else glob_literal(module.code_path) + "/"
     patterns += [f"{code}**/{name}" for name in TEST_SOURCE_PATTERNS]
@@ -145,6 +137,8 @@ def _coveragerc(root: Path, module: Module, omit: list[str], settings: dict[str,
         else:
             patterns.append(f"{glob_literal(test_path)}/*")
     omit_lines = "".join(f"    {_toml_string(pattern)},\n" for pattern in patterns)
+    # ``patch = subprocess`` measures Python subprocesses the tests start (a CLI run by its tests is
+    # covered code, not a blind spot)
     return (f'[tool.coverage.run]\nbranch = true\npatch = ["subprocess"]\nomit = [\n{omit_lines}]\n'
             + _report_table(settings or {}))
 
@@ -173,22 +167,20 @@ def _contains(folder: str, path: str) -> bool:
 
 def _run(command: list[str], root: Path, work: Path, timeout: float, label: str) -> int | None:
     """Run ``command`` (see ``children.run``); return its exit code, or None on timeout."""
-    # On timeout (or if we are interrupted) the whole process group is killed: tests that spawn
-    # servers or workers must not outlive the measurement.
     environment = {key: value for key, value in os.environ.items() if key not in FOREIGN_ENVIRONMENT}
     environment["COVERAGE_FILE"] = str(work / ".coverage")
     environment["PYTHONPATH"] = session.python_path(work, environment)
     environment[session_progress.ENV] = str(work / "progress.json")
     tick = progress.ticker(label, environment[session_progress.ENV])
     with open(work / "stdout.txt", "wb") as stdout, open(work / "stderr.txt", "wb") as stderr:
+        # on timeout (or if we are interrupted) the whole process group is killed: tests that spawn
+        # servers or workers must not outlive the measurement
         return children.run(command, cwd=root, env=environment, timeout=timeout, stdout=stdout, stderr=stderr,
                             tick=tick)
 
 
 def _read_junit(path: Path) -> dict[str, int] | None:
     """Outcome counts from pytest's JUnit XML, or None when pytest wrote none."""
-    # JUnit counts every test case once: ``tests`` includes failures, errors (setup/teardown and
-    # collection errors) and skips, so the rest passed.
     try:
         tree = ElementTree.parse(path)
     except (OSError, ElementTree.ParseError):
@@ -198,20 +190,21 @@ def _read_junit(path: Path) -> dict[str, int] | None:
         for key in counts:
             counts[key] += int(suite.get(key, 0))
     failed, errors, skipped = counts["failures"], counts["errors"], counts["skipped"]
+    # JUnit counts every test case once: ``tests`` includes failures, errors (setup/teardown and
+    # collection errors) and skips, so the rest passed
     passed = counts["tests"] - failed - errors - skipped
     return {"passed": passed, "failed": failed, "skipped": skipped, "errors": errors}
 
 
 def _read_totals(path: Path) -> dict[str, Any]:
     """The numbers from coverage.py's JSON report totals."""
-    # ``coverage`` is coverage.py's own total (lines and branches together), rounded to 2 places;
-    # the line and branch percentages are derived from the same counts.
     report = orjson.loads(path.read_bytes())
     totals = report["totals"]
     statements, covered_lines = totals["num_statements"], totals["covered_lines"]
     # coverage.py leaves the branch counts out when no data was collected at all (no tests ran)
     branches, covered_branches = totals.get("num_branches", 0), totals.get("covered_branches", 0)
     return {
+        # coverage.py's own total (lines and branches together); line and branch % come from the same counts
         "coverage": round(totals["percent_covered"], 2),
         "line_pct": _percent(covered_lines, statements),
         "branch_pct": _percent(covered_branches, branches),

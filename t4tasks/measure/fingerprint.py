@@ -22,8 +22,7 @@ MEASURING_PACKAGES = ("numpy", "pytest", "pytest-benchmark")
 
 def cpu_model() -> str:
     """The CPU model name; /proc/cpuinfo on Linux, ``platform`` elsewhere."""
-    # ``platform.processor()`` is often empty or just "x86_64" on Linux, so the kernel's own
-    # description is preferred when it exists.
+    # ``platform.processor()`` is often empty or just "x86_64" on Linux: the kernel's description wins.
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -52,8 +51,6 @@ def package_versions(distribution: str | None = None) -> dict[str, str | None]:
 
 def environment(distribution: str | None = None) -> dict:
     """``{"fingerprint": sha256 hex, "facts": {...}}`` for this machine and interpreter."""
-    # ``distribution`` is the module's own installed distribution, when it has one: a new release
-    # of the code under test is a different environment for its benchmarks' history.
     facts = {
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
@@ -62,6 +59,8 @@ def environment(distribution: str | None = None) -> dict:
         "machine": platform.machine(),
         "python_implementation": platform.python_implementation(),
         "python_version": platform.python_version(),
+        # ``distribution``: the module's own installed distribution, when it has one; a new release of
+        # the code under test is a different environment for its benchmarks' history
         "packages": package_versions(distribution),
     }
     canonical = orjson.dumps(facts, option=orjson.OPT_SORT_KEYS)

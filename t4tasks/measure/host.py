@@ -46,9 +46,8 @@ class _Unreadable(Exception):
 
 def pytest_options(root: Path, test_paths: tuple[str, ...]) -> PytestOptions:
     """The config file pytest picks for ``test_paths``, and its ``addopts`` split into kept and dropped."""
-    # Searched upward from their common folder, as pytest does, up to ``root``.
     try:
-        found = _pytest_config(root, test_paths)
+        found = _pytest_config(root, test_paths)  # upward from their common folder, as pytest does, to ``root``
     except _Unreadable as exc:
         return PytestOptions(None, (), (), str(exc))
     if found is None:
@@ -60,14 +59,13 @@ def pytest_options(root: Path, test_paths: tuple[str, ...]) -> PytestOptions:
 
 def config_args(root: Path, test_paths: tuple[str, ...], work: Path) -> list[str]:
     """pytest options that run ``test_paths`` under the host's config file, minus what breaks isolation."""
-    # pytest finds the host's file itself (from the test paths, as the host's own ``pytest`` does);
-    # ``-o addopts`` replaces its addopts with the kept ones. A file pytest cannot read is replaced
-    # by an empty ini of T4's in ``work`` (pytest would stop on it).
     options = pytest_options(root, test_paths)
-    if options.broken:
+    if options.broken:  # a file pytest cannot read: an empty ini of T4's instead (pytest would stop on it)
         (work / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         args = ["-c", str(work / "pytest.ini")]
     else:
+        # pytest finds the host's file itself (from the test paths, as the host's own ``pytest`` does);
+        # ``-o addopts`` replaces its addopts with the kept ones
         args = ["-o", f"addopts={shlex.join(options.addopts)}"]
     if not any(arg.startswith("--import-mode") for arg in options.addopts):
         args.append("--import-mode=importlib")  # the host's choice when it makes one
@@ -174,8 +172,7 @@ def _read_addopts(path: Path) -> list[str] | None:
 
 def coverage_settings(root: Path) -> dict[str, Any]:
     """The host's ``branch`` and exclusion/partial-branch patterns, as coverage.py would read them."""
-    # From the first file coverage.py itself would read: ``.coveragerc``, ``setup.cfg``,
-    # ``tox.ini``, then ``pyproject.toml``.
+    # From the first file coverage.py would read: ``.coveragerc``, ``setup.cfg``, ``tox.ini``, then ``pyproject.toml``.
     for name, prefix in ((".coveragerc", ""), ("setup.cfg", "coverage:"), ("tox.ini", "coverage:")):
         path = root / name
         if not path.is_file():
@@ -229,13 +226,11 @@ def pytest_section(path: Path) -> Any:
 def settings_key(root: Path, test_paths: tuple[str, ...], remember: Callable[[tuple, Callable[[], Any]], Any],
                  listed: frozenset[str]) -> list:
     """What of the host's configuration a measurement of ``test_paths`` runs under."""
-    # the pytest settings of the file pytest picks and the coverage rules (a key part, not the
-    # whole file)
-    # the gates ask for every module's key on every run: the walk reads git's listing, not the
-    # disk, and ``remember`` keeps each folder's config and each parse once per run
     folders = [posixpath.dirname(p) if p in listed else p for p in test_paths] or [""]
     here = posixpath.commonpath([f.strip("/") if f != "." else "" for f in folders])
     found = None
+    # the gates ask for every module's key on every run: the walk reads git's listing, not the
+    # disk, and ``remember`` keeps each folder's config and each parse once per run
     while found is None:
         prefix = f"{here}/" if here else ""
         if any(prefix + name in listed for name in CONFIG_NAMES):
@@ -251,4 +246,5 @@ def settings_key(root: Path, test_paths: tuple[str, ...], remember: Callable[[tu
     else:
         config_file = found[0].relative_to(root).as_posix()
         section = remember(("pytest-section", config_file), lambda: pytest_section(root / config_file))
+    # the pytest settings of the file pytest picks and the coverage rules (a key part, not the whole file)
     return [config_file, section, remember(("coverage-settings",), lambda: coverage_settings(root))]

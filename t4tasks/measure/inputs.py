@@ -46,8 +46,7 @@ def _ancestor_conftests(project_files: frozenset[str], folder: str) -> list[str]
 def module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> list[str]:
     """Source files of ``module`` plus the files under ``paths`` and the conftest.py files above them."""
     # Nested modules excluded; ``paths`` are its tests or benchmarks; sorted and repo-relative.
-    # Remembered across runs (see ``_all_inputs``).
-    known = _all_inputs(project).get((module.name, paths))
+    known = _all_inputs(project).get((module.name, paths))  # remembered across runs
     files = list(known) if known is not None else _module_inputs(project, module, paths)
     # the imports recorded by the same kind of measurement as these paths: a bench record's key
     # never holds what the coverage run imported (else a module with both is stale for ever)
@@ -103,8 +102,6 @@ def _read_imports(paths: dict[str, Path]) -> list[list]:
 
 def environment_digest(project: Project) -> str:
     """sha256 of the interpreter and every installed distribution with its version."""
-    # Remembered by the stat of each folder on sys.path (an install or uninstall changes its
-    # folder).
     def compute() -> str:
         from importlib import metadata  # on first use only: it costs start-up time
         installed = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
@@ -112,6 +109,7 @@ def environment_digest(project: Project) -> str:
         return hashlib.sha256(orjson.dumps(facts)).hexdigest()
 
     def remembered() -> str:
+        # remembered by the stat of each folder on sys.path: an install or uninstall changes its folder
         folders = []
         for folder in sys.path:
             try:
@@ -137,9 +135,8 @@ def measure_settings(project: Project, kind: str) -> dict:
 
 def _all_inputs(project: Project) -> dict[tuple[str, tuple[str, ...]], list[str]]:
     """Every module's inputs for its tests and for its benchmarks, once per process."""
-    # From the memo when nothing they depend on changed: the listing, the folders every module
-    # claims, the configuration and the module's own paths. Computing every list is slow on a
-    # large repository; looking them up costs a key each (see docs/PERFORMANCE.md).
+    # Computing every list is slow on a large repository; looking them up costs a key each (see
+    # docs/PERFORMANCE.md).
     def compute() -> dict:
         remembered = project.memo("inputs")
         shared = (memo.key(project.listing.digest, project.config.digest(), project.claims_digest)
@@ -147,6 +144,8 @@ def _all_inputs(project: Project) -> dict[tuple[str, tuple[str, ...]], list[str]
         found = {}
         for module in project.modules:
             for paths in (module.test_paths, module.bench_paths):
+                # from the memo when nothing they depend on changed: the listing, the folders every
+                # module claims, the configuration and the module's own paths
                 found[module.name, paths] = remembered.get(
                     lambda m=module, p=paths: memo.key("inputs/1", shared, m.name, m.path, m.code_path, p),
                     lambda m=module, p=paths: _module_inputs(project, m, p))
@@ -176,14 +175,13 @@ def _module_inputs(project: Project, module: Module, paths: tuple[str, ...]) -> 
 
 
 def _through_link(project: Project, folder: str) -> str | None:
-    """The path a listed link stands for."""
-    # Git lists the files of the folder a link points to, never under the link (a link to a folder
-    # is not a file to hash).
-    #
-    # None when it leads outside the repository (the manifest check reports that).
+    """The path a listed link stands for; None when it leads outside the repository."""
     if folder not in project.listing.symlinks:
         return folder
+    # git lists the files of the folder a link points to, never under the link (a link to a folder is
+    # not a file to hash)
     real = os.path.relpath(os.path.realpath(project.root / folder), project.root).replace(os.sep, "/")
+    # outside: the manifest check reports that
     return None if real == ".." or real.startswith("../") else real
 
 
@@ -198,9 +196,8 @@ def input_digest(root: Path, files: list[str], spec: dict) -> str:
 
 def digest_now(project: Project, remembered: memo.Memo, files: list[str], spec: dict) -> str:
     """``input_digest`` of ``files`` as they are now, remembered by their content ids."""
-    # The gates compare every module's recorded digest with this on every run, and a sha256 costs a
-    # stat each (and the digest store loaded) where a content id is a lookup in the listing (see
-    # digests).
+    # The gates compare every module's recorded digest with this on every run: a sha256 costs a stat
+    # each (and the digest store loaded), a content id is a lookup in the listing (see digests).
     root = project.root
     return remembered.get(lambda: memo.key("input-digest/1", spec, list(zip(files, memo.file_parts(root, files)))),
                           lambda: input_digest(root, files, spec))

@@ -86,24 +86,22 @@ def folder(root: Path, ledger_dir: str) -> Path:
 
 def keep(root: Path, ledger_dir: str, result: dict[str, Any]) -> dict[str, Any]:
     """Write the result's per-line document to its content-keyed file; return the result with its digest."""
-    # Only when it has one; the file's digest takes the document's place in the result.
     document = result.get(RESULT_KEY)
     kept = {k: v for k, v in result.items() if k != RESULT_KEY}
-    if document is None:
+    if document is None:  # it has none
         return kept
     data = encode(document)
     digest = hashlib.sha256(data).hexdigest()
     path = folder(root, ledger_dir) / f"{digest}.json"
     if not path.exists():
         atomic.write_bytes(path, data)
-    kept[FIELD] = digest
+    kept[FIELD] = digest  # the file's digest takes the document's place in the result
     return kept
 
 
 def parse(data: bytes, where: str) -> dict[str, dict[str, Any]]:
-    """The files of a lines document, with their line sets parsed."""
-    # ``{path: {"blob", "statements", "missing"}}`` with the line sets parsed; ``where`` names the
-    # file in errors.
+    """The files of a lines document, ``{path: {"blob", "statements", "missing"}}``, line sets parsed."""
+    # ``where`` names the file in errors.
     if len(data) > MAX_BYTES:
         raise LinesError(f"{where}: larger than {MAX_BYTES} bytes")
     try:

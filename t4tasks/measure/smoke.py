@@ -177,7 +177,6 @@ def _pytest_args(root: Path, module: Module, marker: str, work: Path, extra: tup
 def _run_in_fresh_process(root: Path, module: Module, marker: str, timeout: float, extra: tuple[str, ...],
                           import_first: str | None = None) -> tuple[int | None, str]:
     """Run the module's tests marked ``marker`` in a process of their own, after ``import_first``."""
-    # A fork of the warm server, else a fresh ``python``; ``import_first`` only when given.
     with tempfile.TemporaryDirectory(prefix="t4-smoke-", ignore_cleanup_errors=True) as tmp:
         args = _pytest_args(root, module, marker, Path(tmp), extra) if module.test_paths else []
         log = Path(tmp) / "output.txt"
@@ -185,6 +184,7 @@ def _run_in_fresh_process(root: Path, module: Module, marker: str, timeout: floa
         # the warm-up session uses the same options, except what names the module's tests
         server = _server(root, _pytest_args(root, replace(module, test_paths=()), marker, Path(tmp), extra))
         code: int | None
+        # a fork of the warm server, else a fresh ``python``; ``import_first`` only when given
         try:
             if server is None:
                 raise ServerGone("no fork here")

@@ -27,10 +27,9 @@ IMPORT_FAILED = 99   # the child's exit code when importing the package failed
 
 def warm(argv: list[str]) -> None:
     """Run one empty pytest session with the children's options, output discarded."""
-    # It imports pytest, every plugin and what plugins import late (some at the session's end)
-    # through pytest's assertion-rewriting importer, as a child's session would, so children
-    # neither pay for those imports nor warn that a plugin was imported before it could be
-    # rewritten.
+    # It imports pytest, every plugin and what plugins import late (some at the session's end) through
+    # pytest's assertion-rewriting importer, as a child's session would: children neither pay for those
+    # imports nor warn that a plugin was imported before it could be rewritten.
     import tempfile
 
     import pytest
@@ -55,9 +54,9 @@ def warm(argv: list[str]) -> None:
 
 def run_child(request: dict) -> int:
     """Import the package (when named), then run pytest with ``argv`` (none: the import is the check)."""
-    # Then create the file ``request["done"]``: a run that never gets there (os._exit in the import
-    # or a test) did not finish, whatever its exit code.
     code = _run_child(request)
+    # then the file ``request["done"]``: a run that never gets there (os._exit in the import or a
+    # test) did not finish, whatever its exit code
     if request.get("done"):
         try:
             open(request["done"], "wb").close()
