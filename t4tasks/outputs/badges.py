@@ -48,8 +48,7 @@ def targets(names: list[str]) -> list[str]:
 
 def render(document: dict, out_dir: Path) -> list[str]:
     """Write ``<out_dir>/<module>/{coverage,health,p95}.svg`` for every module in META_REGISTRY."""
-    # Returns the paths (relative to ``out_dir``, POSIX, sorted) of the files whose content
-    # changed; unchanged files are not rewritten.
+    # Returns the paths (relative to ``out_dir``, POSIX, sorted) of the files whose content changed.
     out_dir = Path(out_dir)
     changed = []
     for module in sorted(document.get("modules", []), key=lambda m: m[meta.NAME]):
@@ -57,7 +56,7 @@ def render(document: dict, out_dir: Path) -> list[str]:
             continue  # a hand-edited registry: its name is not a folder T4 may write
         for kind in KINDS:
             relpath = f"{module['name']}/{kind}.svg"
-            if atomic.write_text(paths.inside(out_dir, relpath), badge_svg(kind, module)):
+            if atomic.write_text(paths.inside(out_dir, relpath), badge_svg(kind, module)):  # unchanged: not rewritten
                 changed.append(relpath)
     return changed
 
@@ -114,13 +113,12 @@ def colour(kind: str, module: dict) -> str:
 
 def _spec(kind: str, module: dict) -> tuple[float | None, dict[float, str], str]:
     """(value or None when unknown, thresholds, value suffix) for one badge."""
-    # A value gets the colour of the first threshold it is *below* (anybadge's convention), so "at
-    # or above the target is green" is ``{target: yellow, inf: green}`` and "at or under the SLA is
-    # green" uses the next float above the SLA.
+    # A value gets the colour of the first threshold it is *below* (anybadge's convention).
     if kind == "coverage":
         block = module.get(meta.COVERAGE) or {}
         target = block.get(meta.TARGET)
         target = DEFAULT_COVERAGE_TARGET if target is None else float(target)
+        # "at or above the target is green" is ``{target: yellow, inf: green}``
         thresholds = {target - COVERAGE_YELLOW_BAND: RED, target: YELLOW, math.inf: GREEN}
         return _float(block.get(meta.OBSERVED)), thresholds, "%"
     if kind == "health":
@@ -128,6 +126,7 @@ def _spec(kind: str, module: dict) -> tuple[float | None, dict[float, str], str]
     if kind == "p95":
         block = module.get(meta.PERFORMANCE) or {}
         sla = _float((block.get(meta.SLA) or {}).get(meta.P95_MS))
+        # "at or under the SLA is green": the next float above the SLA
         thresholds = {math.inf: BLUE} if sla is None else {math.nextafter(sla, math.inf): GREEN, math.inf: RED}
         return _float(block.get(meta.P95_MS)), thresholds, " ms"
     raise ValueError(f"unknown badge kind {kind!r} (expected one of {', '.join(KINDS)})")
@@ -141,9 +140,9 @@ def _float(value: object) -> float | None:
 
 def _shown(value: float, kind: str) -> str:
     """The value as shown: percentages and scores to 2 decimals, latencies to about 3 digits."""
-    # Trailing zeros trimmed: "80", "79.9", "134", "1.25".
     places = (0 if value >= 100 else 1 if value >= 10 else 2) if kind == "p95" else 2
     text = f"{value:.{places}f}"
+    # trailing zeros trimmed: "80", "79.9", "134", "1.25"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -161,15 +160,15 @@ _HEADING = re.compile(r"(?:[ \t]*\r?\n)*#[ \t][^\r\n]*(?:\r?\n|\Z)")
 
 def update_readme(path: Path | str, badge_markdown: str, apply: bool = False) -> tuple[bool, str]:
     """Put ``badge_markdown`` between the badge markers of the Markdown file at ``path``."""
-    # An existing marked block is replaced; without one, a block is inserted after the title (the
-    # first ``# `` heading, after any YAML front matter) or at the top. Nothing outside the block
-    # changes, line endings included. Returns ``(changed, unified diff)``; the file is written only
-    # with ``apply=True``. Unbalanced or repeated markers raise ``ValueError`` and touch nothing.
+    # Returns ``(changed, unified diff)``; the file is written only with ``apply=True``.
     path = Path(path)
     try:
         old = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    # an existing marked block is replaced; without one, a block is inserted after the title (the first
+    # ``# `` heading, after any YAML front matter) or at the top. Nothing outside the block changes, line
+    # endings included. Unbalanced or repeated markers raise ``ValueError`` and touch nothing.
     new = with_badges(old, badge_markdown, str(path))
     if new == old:
         return False, ""

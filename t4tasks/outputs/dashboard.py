@@ -49,8 +49,6 @@ MAX_X_LABELS = 7
 def render(root: Path, meta: dict, coverage_trend_csv: Path, bench_trend_csv: Path,
            report: dict | None, out_dir: Path) -> list[str]:
     """Write ``out_dir/index.html``; return the names of the files that changed."""
-    # ``[]`` when the page was already up to date.
-    #
     # A missing trend CSV counts as a trend with no rows.
     page = render_text(root, meta, read_trend(coverage_trend_csv), read_trend(bench_trend_csv), report)
     return [INDEX] if atomic.write_text(Path(out_dir) / INDEX, page) else []
@@ -163,13 +161,12 @@ def _row(m: dict, coverage_points: list[tuple], p95_points: list[tuple], charts:
 
 def _points(rows: list[dict[str, str]], field: str) -> dict[str, list[tuple[date, float, str]]]:
     """Per module, its (date, value, fingerprint) trend points in date order."""
-    # Rows whose value is missing or not a number are left out (unknown is not zero).
     out: dict[str, list[tuple[date, float, str]]] = {}
     for row in rows:
         try:
             day = date.fromisoformat(row.get(trends.DATE) or "")
             value = float(Decimal(row.get(field) or ""))
-        except (ValueError, InvalidOperation):
+        except (ValueError, InvalidOperation):  # a value missing or not a number: left out (unknown is not zero)
             continue
         out.setdefault(row.get(trends.MODULE) or "", []).append((day, value, row.get(trends.ENV_FINGERPRINT) or ""))
     return {name: sorted(points) for name, points in sorted(out.items())}
@@ -364,21 +361,20 @@ class _Charts:
 
 def _strip(root, titles: list[str], keep_style: list[str] | None):
     """pygal XML filter: drop what the page does not need; add a native tooltip to each dot."""
-    # Dropped: comments (one carries today's date), the config script, the data only pygal's
-    # (network-loaded) tooltip script reads (``<desc>``) and the per-chart stylesheet (captured
-    # into ``keep_style`` when given). The tooltip is a ``<title>`` on each dot of the first
-    # series, in order.
     from pygal.etree import etree
 
     for parent in list(root.iter()):
         for child in list(parent):
             tag = child.tag
+            # comments (one carries today's date), the config script, the data only pygal's
+            # (network-loaded) tooltip script reads (``<desc>``)
             if tag is etree.Comment or tag in ("script", "desc"):
                 parent.remove(child)
-            elif tag == "style":
+            elif tag == "style":  # the per-chart stylesheet, captured into ``keep_style`` when given
                 if keep_style is not None:
                     keep_style.append(child.text or "")
                 parent.remove(child)
+    # the tooltip: a ``<title>`` on each dot of the first series, in order
     if titles:
         first = next((g for g in root.iter("g") if "serie-0" in (g.get("class") or "").split()), None)
         dots = [c for c in first.iter("circle") if "dot" in (c.get("class") or "").split()] if first is not None else []

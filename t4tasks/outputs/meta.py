@@ -155,8 +155,6 @@ def build(root: Path, registry: dict, coverage_latest: dict[str, dict], bench_la
           lane_targets: dict[str, float], required_docs: tuple[str, ...],
           is_placeholder: Callable[[str], bool] | None = None) -> dict:
     """META_REGISTRY's document."""
-    # ``is_placeholder(relpath)`` says whether a doc is an untouched scaffold (default: read the
-    # file; validate passes one that remembers by content).
     modules, duplicates = [], []
     for entry in registry["modules"]:
         if entry.get("duplicate_of"):
@@ -167,6 +165,8 @@ def build(root: Path, registry: dict, coverage_latest: dict[str, dict], bench_la
         name = entry["name"]
         coverage = coverage_block(entry, coverage_latest.get(name), lane_targets)
         performance = performance_block(entry, bench_latest.get(name))
+        # ``is_placeholder(relpath)``: whether a doc is an untouched scaffold (default: read the file;
+        # validate passes one that remembers by content)
         docs = docs_block(root, entry, required_docs, is_placeholder)
         scored = health(coverage, performance, docs)
         modules.append({

@@ -44,12 +44,11 @@ PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
 
 def coverage_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Coverage trend rows: the last known coverage per module per day, with the change since the last."""
-    # The change is against the previous day that has a value.
     rows = []
     previous: dict[str, Decimal] = {}
     for (date, module), entry in _last_per_day(entries, "coverage", _coverage_value).items():
         value = _fixed(_coverage_value(entry), COVERAGE_PLACES)
-        before = previous.get(module)
+        before = previous.get(module)  # the previous day that has a value
         previous[module] = value
         rows.append({
             "date": date,
@@ -62,14 +61,14 @@ def coverage_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
 
 def bench_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Benchmark trend rows: the last summary per module per day."""
-    # ``delta_p95`` compares with the latest earlier row of the same module and
-    # ``env_fingerprint``; it is empty when there is none, or when the fingerprint is unknown.
     rows = []
     previous_p95: dict[tuple[str, str], Decimal] = {}
     for (date, module), entry in _last_per_day(entries, "bench", _bench_summary).items():
         summary = _bench_summary(entry)
         values = {name: _fixed(summary[name], MS_PLACES) for name in PERCENTILES}
         fingerprint = entry.get("env_fingerprint")
+        # against the latest earlier row of the same module and fingerprint: empty when there is none,
+        # or when the fingerprint is unknown
         delta = ""
         if isinstance(fingerprint, str) and fingerprint:
             before = previous_p95.get((module, fingerprint))
@@ -97,8 +96,7 @@ def csv_text(fields: list[str], rows: Iterable[Mapping[str, str]]) -> str:
 
 def render(ledger_dir: Path) -> tuple[dict[str, str], list[Problem]]:
     """Both trend CSVs' text by file name, from the ledgers in ``ledger_dir``, and the ledger problems."""
-    # Problems are lines skipped by the reader and values present but not numbers, so the trends
-    # check can report them.
+    # Problems: lines the reader skipped and values present but not numbers, for the trends check.
     # A missing ledger gives a header-only CSV.
     problems: list[Problem] = []
     coverage = _entries(ledger_dir / COVERAGE_LEDGER, "coverage", _coverage_problem, problems)
@@ -108,9 +106,8 @@ def render(ledger_dir: Path) -> tuple[dict[str, str], list[Problem]]:
 
 
 def write(trends_dir: Path, texts: Mapping[str, str]) -> list[str]:
-    """Write the trend CSVs ``render`` made (so the targets always exist)."""
-    # Return the names of those that changed (an unchanged trend is not rewritten: stable mtimes,
-    # quiet doit).
+    """Write the trend CSVs ``render`` made (so the targets always exist); return the names that changed."""
+    # an unchanged trend is not rewritten: stable mtimes, quiet doit
     return [name for name, text in texts.items() if atomic.write_text(trends_dir / name, text)]
 
 
@@ -138,10 +135,10 @@ def _last_per_day(
     entries: Iterable[Mapping[str, Any]], kind: str, value_of: Callable[[Mapping[str, Any]], Any],
 ) -> dict[tuple[str, str], Mapping[str, Any]]:
     """The last entry with a value per (UTC date, module), in (module, date) order."""
-    # ``ts`` is normalised UTC ISO, so its first ten characters are the UTC date and string order
-    # is time order; entries with the same ``ts`` keep their ledger order (the later line wins).
     last: dict[tuple[str, str], Mapping[str, Any]] = {}
     known = [e for e in entries if e.get(ledger.KIND, kind) == kind and value_of(e) is not None]
+    # ``ts`` is normalised UTC ISO: its first ten characters are the UTC date and string order is time
+    # order; entries with the same ``ts`` keep their ledger order (the later line wins)
     for entry in sorted(known, key=lambda e: e[ledger.TS]):
         last[(entry[ledger.TS][:10], entry[ledger.MODULE])] = entry
     return {key: last[key] for key in sorted(last, key=lambda k: (k[1], k[0]))}
