@@ -165,8 +165,6 @@ def _top_packages(tree: _Tree, folder: str, prefix: str, skipped: list[Skipped])
 
 def _parallel_tests(tree: _Tree, tests_root: str | None, name: str, only: bool) -> list[str]:
     """A package's folder in a parallel tests tree."""
-    # ``tests/test_<name>``, ``tests/<name>`` (or a ``tests/test_<name>.py`` file); a repository's
-    # only package owns the whole ``tests/``.
     if tests_root is None:
         return []
     for candidate in (f"{tests_root}/test_{name}", f"{tests_root}/{name}"):
@@ -174,7 +172,7 @@ def _parallel_tests(tree: _Tree, tests_root: str | None, name: str, only: bool) 
             return [candidate]
     if f"{tests_root}/test_{name}.py" in tree.files:
         return [f"{tests_root}/test_{name}.py"]
-    return [tests_root] if only else []
+    return [tests_root] if only else []  # a repository's only package owns the whole ``tests/``
 
 
 def _own_tests(tree: _Tree, folder: str) -> list[str]:

@@ -28,13 +28,13 @@ RULE = re.compile(r"^([=\-~^*#+`'\".:_])\1{2,}$")  # a reStructuredText heading'
 
 def package_description(init_file: Path) -> str:
     """The first prose paragraph of the package docstring, on one line; read with ``ast``, never imported."""
-    # A reStructuredText heading (a line over or under a rule of ``=``, ``-``, ...) is no prose.
     try:
         doc = ast.get_docstring(ast.parse(init_file.read_text(encoding="utf-8", errors="replace")))
     except (OSError, SyntaxError):
         return ""
     for paragraph in (doc or "").strip().split("\n\n"):
         lines = [line for line in paragraph.splitlines() if line.strip()]
+        # a reStructuredText heading (a line over or under a rule of ``=``, ``-``, ...) is no prose
         if lines and not any(RULE.match(line.strip()) for line in lines):
             return " ".join(" ".join(lines).split())
     return ""
@@ -138,8 +138,6 @@ def check_name(root: Path, name: str) -> Path:
 
 def new_module(root: Path, name: str, lane: str = "L2") -> list[str]:
     """Create module ``name``: folder, package, manifest, docs and tests; return the paths written."""
-    # The owner is the ``TODO-owner`` placeholder, which ``placeholder_problems`` reports until a
-    # person names the owning team: T4 cannot know it, and a guess would look like a fact.
     root = root.resolve()
     _check_lane(lane)
     folder = check_name(root, name)
@@ -147,6 +145,8 @@ def new_module(root: Path, name: str, lane: str = "L2") -> list[str]:
     if name.casefold() in taken:
         raise FileExistsError(f"module {taken[name.casefold()].name!r} already exists in {taken[name.casefold()].manifest_path}")
     description = f"TODO: say what {name} does."
+    # the owner is the ``TODO-owner`` placeholder, which ``placeholder_problems`` reports until a
+    # person names the owning team: T4 cannot know it, and a guess would look like a fact
     data = manifest_for(name, lane, description, ownership={"team": manifest.OWNER_PLACEHOLDER},
                         layout={"paths": {"code": ".", "tests": "tests"}})
     manifest_path = f"{name}/{discovery.MANIFEST_NAME}"

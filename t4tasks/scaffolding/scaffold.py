@@ -96,15 +96,15 @@ def safe_target(root: Path, relpath: str) -> Path:
 
 def existing_path(root: Path, relpath: str) -> str | None:
     """The entry already at ``relpath``, matched case-insensitively component by component."""
-    # Matching every component (not just the file name) means ``Docs/api.md`` also blocks
-    # ``docs/API.md``. Symlinks count as existing even when dangling: replacing one is overwriting.
     current = root
     actual = []
+    # every component, not just the file name: ``Docs/api.md`` also blocks ``docs/API.md``
     for part in relpath.split("/"):
         try:
             names = os.listdir(current)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        # a symlink counts as existing even when dangling: replacing one is overwriting
         if part not in names:
             folded = sorted(n for n in names if n.casefold() == part.casefold())
             if not folded:
@@ -117,9 +117,6 @@ def existing_path(root: Path, relpath: str) -> str | None:
 
 def public_names(source: str) -> list[PublicName]:
     """The names a module offers, read with ``ast`` so scaffolding never runs the module's code."""
-    # ``__all__`` (a literal list or tuple of strings) wins when present; otherwise top-level
-    # functions, classes and assignments whose names do not start with ``_``. Imports are left out:
-    # without ``__all__`` nobody can tell a re-export from a helper the module merely uses.
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -138,8 +135,9 @@ def public_names(source: str) -> list[PublicName]:
                     declared = _literal_strings(node.value)
                 elif isinstance(target, ast.Name):
                     defined[target.id] = PublicName(target.id, "constant", "", "")
-    if declared is not None:
+    if declared is not None:  # ``__all__``, a literal list or tuple of strings, wins
         return [defined.get(name, PublicName(name, "name", "", "")) for name in declared]
+    # imports are left out: without ``__all__`` nobody can tell a re-export from a helper the module merely uses
     return [item for name, item in defined.items() if not name.startswith("_")]
 
 
@@ -157,14 +155,13 @@ def _literal_strings(node: ast.expr | None) -> list[str] | None:
 
 def import_location(root: Path, module: Module) -> tuple[str, str]:
     """(dotted import name, repo-relative folder that must be on ``sys.path`` to import it)."""
-    # Climbs from the code folder while the parent is a package, so ``src/shop/payments`` with
-    # ``__init__.py`` files in ``shop`` and ``payments`` imports as ``shop.payments`` from ``src``.
-    # A folder without ``__init__.py`` is a namespace package named after the folder.
     code = module.code_path
     if code == ".":
         return module.name, "."
-    parts = [posixpath.basename(code)]
+    parts = [posixpath.basename(code)]  # a folder without ``__init__.py`` is a namespace package named after it
     parent = posixpath.dirname(code)
+    # climb while the parent is a package: ``src/shop/payments`` with ``__init__.py`` files in ``shop``
+    # and ``payments`` imports as ``shop.payments`` from ``src``
     while parent and (root / parent / "__init__.py").is_file():
         parts.insert(0, posixpath.basename(parent))
         parent = posixpath.dirname(parent)
@@ -173,8 +170,6 @@ def import_location(root: Path, module: Module) -> tuple[str, str]:
 
 def tests_dir(project: Project, module: Module) -> str:
     """Where the module's tests live."""
-    # An existing test folder, the manifest's ``layout.paths.tests``, else ``<module>/tests`` (T4's
-    # first default pattern).
     for path in module.test_paths:
         if (project.root / path).is_dir():
             return path
@@ -186,7 +181,7 @@ def tests_dir(project: Project, module: Module) -> str:
         if resolved is None:
             raise UnsafePath(f"{module.manifest_path}: layout.paths.tests {declared!r} leaves the repository root")
         return resolved
-    return posixpath.normpath(posixpath.join(module.path, "tests"))
+    return posixpath.normpath(posixpath.join(module.path, "tests"))  # T4's first default pattern
 
 
 @functools.lru_cache(maxsize=8)
@@ -204,12 +199,12 @@ def _compiled(root: Path, source: str, language: str) -> jinja2.Template:
 
 def _template(root: Path, template: str) -> tuple[jinja2.Template, str, str]:
     """(compiled template, version, file it came from)."""
-    # Version is ``<declared>+<source hash>``, see the comments atop the module for why both parts.
     env = _environment(root)
     source, filename, _ = env.loader.get_source(env, f"{template}.j2")
     declared = VERSION_COMMENT.search(source)
     digest = hashlib.sha256(source.replace("\r\n", "\n").encode("utf-8")).hexdigest()[:12]
     language = "python" if template.endswith(".py") else "markdown"
+    # version ``<declared>+<source hash>``: see the comments atop the module for why both parts
     return _compiled(root, source, language), f"{declared[1] if declared else '0'}+{digest}", filename
 
 
@@ -221,15 +216,14 @@ def plan_docs(project: Project, module: Module, today: date | None = None, updat
 
 def plan_tests(project: Project, module: Module, today: date | None = None, update: bool = False) -> list[Planned]:
     """What scaffolding the module's tests would do; writes nothing."""
-    # Test files are named after the module (``test_payments_smoke.py``): identically named test
-    # files in several folders without ``__init__.py`` make one pytest run over the repository fail
-    # with "import file mismatch", and a shared ``tests/`` folder would let only the first module
-    # have one.
     folder = tests_dir(project, module)
     leaf = module.name.replace(".", "_")
     targets = {}
     for template in TEST_TEMPLATES:
         name = template.removeprefix("tests/")
+        # named after the module (``test_payments_smoke.py``): identically named test files in several
+        # folders without ``__init__.py`` make one pytest run over the repository fail with "import
+        # file mismatch", and a shared ``tests/`` folder would let only the first module have one
         if name != "conftest.py":
             name = f"test_{leaf}_{name.removeprefix('test_')}"
         targets[template] = posixpath.normpath(posixpath.join(folder, name))
@@ -310,10 +304,6 @@ def _classify(root: Path, relpath: str, existing: str | None, template: str, ver
 
 def apply(project: Project, module: Module, planned: list[Planned], kind: str) -> list[str]:
     """Write the planned creates and updates; return the repo-relative paths written."""
-    # Each target is re-checked right before writing, because the tree may have changed since the
-    # plan was made: a file that appeared is not overwritten, a scaffold edited meanwhile is not
-    # refreshed. One ledger entry per module follows the writes, and only when something was
-    # written, so applying twice appends nothing the second time.
     if kind not in KINDS:
         raise ValueError(f"unknown scaffold kind {kind!r} (expected one of {', '.join(KINDS)})")
     root = project.root
@@ -322,6 +312,8 @@ def apply(project: Project, module: Module, planned: list[Planned], kind: str) -
         if item.action not in WRITES:
             continue
         path = safe_target(root, item.relpath)
+        # re-checked right before writing, as the tree may have changed since the plan was made: a
+        # file that appeared is not overwritten, a scaffold edited meanwhile is not refreshed
         if item.action == "create" and existing_path(root, item.relpath) is not None:
             continue
         if item.action == "update" and not _still_untouched(path, item.template):
@@ -333,6 +325,7 @@ def apply(project: Project, module: Module, planned: list[Planned], kind: str) -
             "version": item.version,
             "sha256": hashlib.sha256(item.content.encode("utf-8")).hexdigest(),
         }
+    # one ledger entry per module, only when something was written: applying twice appends nothing
     if files:
         digest = hashlib.sha256(repr(sorted((p, f["sha256"]) for p, f in files.items())).encode()).hexdigest()
         values = {
