@@ -31,14 +31,12 @@ _UMASK = _read_umask()
 
 def write_bytes(path: Path | str, data: bytes, *, state_only: bool = False) -> bool:
     """Atomically replace ``path`` with ``data``; return False (and touch nothing) when unchanged."""
-    # Skipping identical content keeps mtimes stable, which keeps doit's checks cheap and makes "a
-    # second run changes no file" literally true. ``state_only``: the file is T4's own state (a
-    # memo, the digest store), which no task reads as an input, so what the run knows of the
-    # repository's files stays valid.
     path = Path(path)
     if os.path.islink(path):
         # replacing the link would detach the file from wherever the repository points it
         raise SymlinkRefused(f"{path}: a symbolic link; T4 never replaces a link with a file")
+    # skipping identical content keeps mtimes stable, which keeps doit's checks cheap and makes "a
+    # second run changes no file" literally true
     try:
         if path.read_bytes() == data:
             return False
@@ -59,6 +57,8 @@ def write_bytes(path: Path | str, data: bytes, *, state_only: bool = False) -> b
         except FileNotFoundError:
             pass
         raise
+    # ``state_only``: T4's own state (a memo, the digest store), which no task reads as an input, so
+    # what the run knows of the repository's files stays valid
     if not state_only:
         written(path)
     return True

@@ -101,7 +101,7 @@ def hashes_of(path: str | os.PathLike) -> tuple[str, str]:
 
 class Stat(NamedTuple):
     """What a digest needs of a stat, named as ``os.stat_result`` names it."""
-    # A run keeps one per file it reads: a third of the memory of a full ``stat_result``.
+    # A run keeps one per file it reads: much less memory than a full ``stat_result`` (see docs/PERFORMANCE.md).
 
     st_mtime_ns: int
     st_size: int
@@ -174,12 +174,12 @@ class DigestCache:
 
     def changed_since_listing(self, paths: list[str]) -> bool:
         """Whether any of ``paths``, keyed by the blob id the listing gave it, may hold other content now."""
-        # It is gone, or its ctime is not older than the listing (see ``_blob_of``).
         for path in paths:
             try:
                 stat = os.stat(path)
             except OSError:
-                return True
+                return True  # gone
+            # its ctime is not older than the listing (see ``_blob_of``)
             if self._blob_of(path, stat) is None:
                 return True
         return False
@@ -221,10 +221,10 @@ class DigestCache:
 
     def _object_id(self, path: str, stat: os.stat_result | Stat) -> str:
         """The git blob id of the file's content now, for a file the listing does not vouch for."""
-        # Remembered in the store by (mtime, size, inode) like the sha256.
         key = path if os.path.isabs(path) else os.path.abspath(path)
         if not self._spare_store(stat):
             return hashes_of(path)[1]
+        # remembered in the store by (mtime, size, inode) like the sha256
         known = self._known(key, stat)
         return known[5] if known and len(known) > 5 else self._read(path, key, stat)[1]
 
@@ -242,8 +242,8 @@ class DigestCache:
 
     def _known(self, key: str, stat: os.stat_result | Stat) -> list | None:
         """The store's entry for the file, when this stat says it still holds."""
-        # Same mtime, size and inode, and recorded more than ``RACY_SECONDS`` after that mtime.
         known = self._files.get(key)
+        # same mtime, size and inode, and recorded more than ``RACY_SECONDS`` after that mtime
         if (known and known[:3] == [stat.st_mtime_ns, stat.st_size, stat.st_ino]
                 and known[4] - stat.st_mtime_ns / 1e9 > RACY_SECONDS):
             return known
@@ -265,10 +265,8 @@ class DigestCache:
 
     def content_id(self, path: str) -> str:
         """An id of the content: its git blob id, from the listing or computed as git would."""
-        # From the listing for a clean tracked file (no read, and no loading of the store).
         # The same content keeps its id whether the file is edited, staged or committed, so a
-        # commit changes no memo key and no task's setting. (Within a run, the module's
-        # ``content_ids`` takes a clean file's id from the listing before it asks here.)
+        # commit changes no memo key and no task's setting.
         run = self.run
         if run is not None:
             found = run.ids.get(path)
@@ -280,6 +278,8 @@ class DigestCache:
     def _content_id(self, path: str) -> str:
         stat = self._stat(path)
         key = path if os.path.isabs(path) else os.path.abspath(path)
+        # from the listing for a clean tracked file: no read, and no loading of the store (within a
+        # run, the module's ``content_ids`` takes a clean file's id from the listing before it asks)
         blob = self._blob_of(key, stat) if self._git else None
         return f"git:{blob if blob is not None else self._object_id(path, stat)}"
 
@@ -321,7 +321,6 @@ def run_scope() -> Iterator[None]:
 
 def forget(path: str | os.PathLike | None = None) -> None:
     """``path`` changed (T4 wrote it), or, without a path, any file may have (a task ended)."""
-    # Stat again when asked.
     run = _cache.run
     if run is None:
         return
@@ -329,6 +328,7 @@ def forget(path: str | os.PathLike | None = None) -> None:
         _cache.run = RunMemory(run.written)
         return
     path = os.path.abspath(path)
+    # stat again when asked
     for known in (run.stats, run.shas, run.ids):
         known.pop(path, None)
     run.written.add(path)
@@ -374,10 +374,8 @@ _doubts = threading.local()     # .count: how many results this thread has not r
 
 
 def unchecked_ids(compute: Callable[[], T]) -> tuple[T, list[str]]:
-    """``compute()``, and the paths whose content id it took from the listing unchecked."""
-    # A memo key's files, for ``Memo.get``.
-    #
-    # A plain call, not a context manager: it runs 100,000 times.
+    """``compute()``, and the paths whose content id it took from the listing unchecked (for ``Memo.get``)."""
+    # A plain call, not a context manager: it runs very often (see docs/PERFORMANCE.md).
     outer = getattr(_unchecked, "paths", None)
     _unchecked.paths = paths = []
     try:
@@ -390,9 +388,6 @@ def unchecked_ids(compute: Callable[[], T]) -> tuple[T, list[str]]:
 
 def content_ids(root: Path | str, relpaths: Iterable[str]) -> list[str | None]:
     """The content id of each file ``root/relpath``, None for one that cannot be read."""
-    # See ``DigestCache.content_id``. Within a run, a file the listing holds as clean and T4 has
-    # not written since keys as its listed blob id without a ``stat`` (see "A run judges the
-    # listing" in the module comments), looked up by relative path: a dictionary lookup per file.
     prefix = f"{root}{os.sep}"
     run = _cache.run
     listed = _cache._git.get(prefix) if run is not None else None
@@ -402,6 +397,9 @@ def content_ids(root: Path | str, relpaths: Iterable[str]) -> list[str | None]:
     found: list[str | None] = []
     for relpath in relpaths:
         blob = blobs.get(relpath)
+        # as ``DigestCache.content_id``, but a file the listing holds as clean and T4 has not written
+        # since keys as its listed blob id without a ``stat`` (see "A run judges the listing" in the
+        # module comments), looked up by relative path: a dictionary lookup per file
         if blob is not None and (not written or prefix + relpath not in written):
             if unchecked is not None:
                 unchecked.append(prefix + relpath)
@@ -420,8 +418,7 @@ def changed_since_listing(paths: list[str]) -> bool:
 
 def doubts() -> int:
     """How many results this thread has declined to remember (``doubt``)."""
-    # A result computed while the count grew is made from one of them, and is not remembered
-    # either.
+    # A result computed while the count grew is made from a doubted one: not remembered either.
     return getattr(_doubts, "count", 0)
 
 

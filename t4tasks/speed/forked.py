@@ -87,9 +87,7 @@ class Forked(Generic[T]):
 
 def start(compute: Callable[[], T], across_tasks: bool = False) -> Forked[T]:
     """Run ``compute`` in a forked child, unless forking is unavailable, unsafe or turned off."""
-    # No ``fork`` on Windows; other threads running (a child would inherit the locks they hold);
-    # ``T4_SERIAL`` set.
-    # A result begun by one task for another is used ``across_tasks`` (see ``digests.learn``).
+    # No ``fork`` on Windows; other threads running (a child would inherit the locks they hold); ``T4_SERIAL`` set.
     if not hasattr(os, "fork") or threading.active_count() > 1 or os.environ.get(SERIAL_ENV):
         return Forked(compute, across_tasks=across_tasks)
     read_end, write_end = os.pipe()
@@ -98,7 +96,8 @@ def start(compute: Callable[[], T], across_tasks: bool = False) -> Forked[T]:
         code = 1
         try:
             os.close(read_end)
-            # a result used across tasks sends the stats it inherited too: the parent has since
+            # a result begun by one task for another is used ``across_tasks`` (see ``digests.learn``)
+            # and sends the stats it inherited too: the parent has since
             # begun a new task's memory, and they say which content the result was made from
             before = set() if across_tasks else digests.known()
             result = compute()

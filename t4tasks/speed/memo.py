@@ -49,12 +49,9 @@ class Memo:
 
     def get(self, key: str | Callable[[], str], compute: Callable[[], Any], unchecked: list[str] | None = None) -> Any:
         """The remembered value for ``key`` (or for what ``key()`` returns), else ``compute()``."""
-        # Remembered from now on.
-        #
-        # A key made beforehand from files' listed ids comes with those files (``unchecked``, see
-        # ``digests.unchecked_ids``).
         if not self.enabled:
             return compute()
+        # a key made beforehand from files' listed ids comes with those files (see ``digests.unchecked_ids``)
         unchecked = unchecked or []
         if callable(key):
             key, unchecked = digests.unchecked_ids(key)
@@ -68,7 +65,7 @@ class Memo:
             if digests.doubts() != doubts or digests.changed_since_listing(unchecked):
                 digests.doubt()
                 return value
-            self._known[key] = value
+            self._known[key] = value  # remembered from now on
             self._changed = True
         self._used[key] = value
         return value
@@ -79,11 +76,11 @@ class Memo:
 
     def save(self) -> None:
         """Keep exactly the entries used since loading (nothing is written when nothing changed)."""
-        # Only into an existing state folder (``<state>/memo/<name>.json``): a T4 run creates it,
-        # while reading a repository as a library (a scaffolding dry run) must write nothing.
         if not self.enabled or not (self._changed or len(self._used) != len(self._known)):
             return
         try:
+            # only into an existing state folder (``<state>/memo/<name>.json``): a T4 run creates it,
+            # while reading a repository as a library (a scaffolding dry run) must write nothing
             self.store.parent.mkdir(exist_ok=True)
             atomic.write_bytes(self.store, orjson.dumps({"code": self.code, "entries": self._used}), state_only=True)
         except OSError:

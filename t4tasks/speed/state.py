@@ -27,13 +27,11 @@ class OrjsonCodec:
     """doit's JSON text, read and written by orjson."""
     # A task with many file dependencies (validate) has a state row of megabytes, which the
     # standard library is slow to decode on every run (see docs/PERFORMANCE.md).
-    #
-    # Values orjson refuses (integers past 64 bits) fall back to json.
 
     def encode(self, data) -> str:
         try:
             return orjson.dumps(data).decode("utf-8")
-        except TypeError:
+        except TypeError:  # a value orjson refuses (an integer past 64 bits)
             return json.dumps(data)
 
     def decode(self, data: str):
@@ -48,8 +46,7 @@ class CommittingSqliteDB(SqliteDB):
 
     def dump(self):
         """Also record the new mtimes of unchanged dependencies, in the rows of the tasks read this run."""
-        # After a fresh clone, every one: the next run then decides by ``stat`` alone instead of
-        # hashing every file again.
+        # After a fresh clone, every one: the next run then decides by ``stat`` alone, not by hashing again.
         checker = ContentChecker.current
         refreshed = checker.refreshed if checker is not None else {}
         if refreshed:
@@ -82,7 +79,6 @@ class CommittingSqliteDB(SqliteDB):
 
     def _surviving(self, write: Callable[[], None]) -> None:
         """``write()``; when a measured run deleted the state folder, again into a new state file."""
-        # The new file holds what this run knows: the tasks it did not read rerun next time.
         try:
             write()
         except sqlite3.OperationalError:
@@ -90,5 +86,6 @@ class CommittingSqliteDB(SqliteDB):
                 raise
             os.makedirs(os.path.dirname(self.name) or ".", exist_ok=True)
             self._conn = self._sqlite3(self.name)
+            # the new file holds what this run knows: the tasks it did not read rerun next time
             self._dirty.update(self._cache)
             write()
