@@ -87,14 +87,13 @@ def task_docs_check():
 
 def task_ledger_check():
     """Check observed values against ledger records and the hash chain."""
-    # --range BASE..HEAD checks that every commit changing an observed block also adds its ledger
-    # record.
     from t4tasks.checks import ledger_check
     project = current()
 
     def check(rev_range: str):
         result = validate.check_ledger(project)
         problems = list(result.problems)
+        # --range BASE..HEAD: every commit changing an observed block must also add its ledger record
         if rev_range:
             problems += [str(p) for p in ledger_check.check_git_range(
                 project.root, rev_range, ledger_dir_rel=project.config.ledger_dir)]

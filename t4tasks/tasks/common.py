@@ -44,7 +44,6 @@ def _contents(project: Project, name: str, paths: list[str]) -> str:
     """What the repository files ``paths`` hold, as one digest of their content ids."""
     # doit would stat each dependency to check it and again to record it, where the listing already
     # names the content of each clean tracked file (see digests and docs/PERFORMANCE.md).
-    #
     # A file produced by another task stays a ``file_dep``: doit orders tasks by those.
     def compute() -> str:
         parts = memo.file_parts(project.root, paths)
@@ -63,17 +62,15 @@ def _report_problems(problems, header: str) -> None:
 
 def plan(project: Project, made: Callable[[], None] = lambda: None) -> dict:
     """What the registry-side creators declare."""
-    # The registry's digest and the files that summaries, META and validate read, once per process;
-    #
-    # ``made()`` runs when it is new.
-    # remembered by the project key: an up-to-date run decides without parsing a manifest
+    # The registry's digest and the files that summaries, META and validate read, once per process.
     def compute_and_tell() -> dict:
         found = _compute_plan(project)
-        made()
+        made()  # the plan is new
         return found
 
     def compute() -> dict:
         remembered = project.memo("plan")
+        # remembered by the project key: an up-to-date run decides without parsing a manifest
         found = remembered.get(project.key, compute_and_tell)
         remembered.save()
         return found
@@ -95,12 +92,12 @@ def _compute_plan(project: Project) -> dict:
 
 def _run_modules(project: Project, ledger_name: str | None = None):
     """The modules per-module tasks are created for."""
-    # All, or those changed since ``T4_CHANGED_SINCE`` (set by ``t4 --changed-since REF``); with
-    # ``t4 --shard I/N`` (T4_SHARD) only this shard's share, balanced by the durations recorded in
-    # ``ledger_name``.
     from t4tasks.checks import changes
     ref = os.environ.get(CHANGED_SINCE_ENV, "")
+    # all, or those changed since ``T4_CHANGED_SINCE`` (set by ``t4 --changed-since REF``)
     modules = changes.changed_modules(project, ref) if ref else project.modules
+    # with ``t4 --shard I/N`` (T4_SHARD) only this shard's share, balanced by the durations recorded in
+    # ``ledger_name``
     spec = shard.current()
     if spec is None or ledger_name is None:
         return modules

@@ -24,11 +24,10 @@ def _last_run_ok(task, values) -> bool | None:
 def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], spec: dict,
                    measure, record_it) -> dict:
     """One ``<kind>:<module>`` sub-task: measure in a subprocess, then record it."""
-    # Or, with no result yet and a latest ok ledger record of the same key, adopt that record (no
-    # run).
     files = inputs.module_inputs(project, module, paths)
 
     def run() -> dict:
+        # with no result yet and a latest ok ledger record of the same key, adopt that record (no run)
         if not (project.root / record.result_path(project, kind, module)).exists():
             adopted = record.adopt(project, kind, module, inputs.input_digest(project.root, files, spec))
             if adopted is not None:
@@ -51,8 +50,7 @@ def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], 
 
 def _measure_settings(project: Project, spec: dict) -> dict:
     """The one ``config_changed`` payload of a measurement."""
-    # Its spec (which holds the settings of its kind) and where it records, never the rest of
-    # [tool.t4].
+    # Its spec (which holds the settings of its kind) and where it records, never the rest of [tool.t4].
     return {"t4": __version__, "spec": spec, "ledger_dir": project.config.ledger_dir,
             "state_dir": project.config.state_dir}
 

@@ -149,7 +149,6 @@ def task_badges():
 
 def task_readme_badges():
     """Insert or update each module README's badge line between <!-- t4:badges --> markers."""
-    # Dry run unless --apply; ledgered when applied.
     from t4tasks.outputs import badges
     project = current()
 
@@ -169,6 +168,7 @@ def task_readme_badges():
             if changed:
                 changed_files.append(readme.relative_to(project.root).as_posix())
                 print(diff)
+        # a dry run unless --apply; ledgered when applied
         if apply and changed_files:
             ledger.append(record.ledger_path(project, records.ledger_file(records.README_BADGES)),
                           ledger.new_record(records.README_BADGES, "*", {"files": changed_files},
