@@ -61,8 +61,6 @@ The rest of this help is doit's own.
 
 def split_root(argv: list[str]) -> tuple[Path, list[str]]:
     """Take T4's own options (``--root``, ``--changed-since``) out of argv, wherever they appear."""
-    # ``--root DIR`` (returned) and ``--changed-since REF`` (exported as T4_CHANGED_SINCE, which
-    # every per-module task, gate and scaffolder honours).
     root, rest, args = Path.cwd(), [], iter(argv)
     for arg in args:
         name, _, attached = arg.partition("=")
@@ -72,7 +70,7 @@ def split_root(argv: list[str]) -> tuple[Path, list[str]]:
                 raise SystemExit(f"t4: {name} needs a value")
             if name == "--root":
                 root = Path(value)
-            else:
+            else:  # every per-module task, gate and scaffolder honours T4_CHANGED_SINCE
                 os.environ[tasks.CHANGED_SINCE_ENV] = value
         else:
             rest.append(arg)
@@ -122,10 +120,9 @@ def hoist_run_options(args: list[str]) -> list[str]:
 
 def _sigterm_as_interrupt(signum, frame):
     """A cancelled CI job sends SIGTERM."""
-    # Treat it as Ctrl-C so doit saves its state, and stop the measurements in flight (they run in
-    # process groups of their own, out of the signal's reach).
+    # stop the measurements in flight: they run in process groups of their own, out of the signal's reach
     children.kill_all()
-    raise Terminated
+    raise Terminated  # treated as Ctrl-C, so doit saves its state
 
 
 class Terminated(KeyboardInterrupt):
@@ -242,9 +239,7 @@ def task_help(args: list[str]) -> list[str]:
 
 
 def requested_tasks(words: list[str]) -> list[str] | None:
-    """The task names a run asks for, or None when that cannot be told for sure."""
-    # Then every task creator is loaded.
-    #
+    """The task names a run asks for, or None (load every task creator) when that cannot be told for sure."""
     # Loading only what a run needs keeps ``t4 registry`` fast on large repositories: doit calls
     # every creator it is given, and per-module creators cost time per module.
     known = {name.removeprefix("task_") for name in dir(tasks) if name.startswith("task_")}

@@ -17,12 +17,12 @@ class UnsafePath(ValueError):
 
 def inside(base: Path | str, relpath: str) -> Path:
     """``base / relpath``, or UnsafePath when it is absolute, uses '..' or resolves outside ``base``."""
-    # ``realpath`` follows symlinks of every existing component (dangling ones too), so a folder
-    # symlinked to somewhere else cannot smuggle a read, write or delete out of ``base``.
     plain = relpath.replace("\\", "/")
     if (not relpath or "\0" in relpath or plain.startswith("/") or re.match(r"^[A-Za-z]:", plain)
             or ".." in plain.split("/") or posixpath.normpath(plain) != plain):
         raise UnsafePath(f"{relpath!r}: not a plain relative path inside the repository")
+    # ``realpath`` follows symlinks of every existing component (dangling ones too), so a folder
+    # symlinked to somewhere else cannot smuggle a read, write or delete out of ``base``
     real_base = os.path.realpath(base)
     real = os.path.realpath(os.path.join(base, relpath))
     if real != real_base and not real.startswith(real_base.rstrip(os.sep) + os.sep):

@@ -34,10 +34,8 @@ def preload_ledgers(project: Project) -> None:
 
 def build_summaries(project: Project) -> bytes:
     """MODULE_SUMMARIES.json as its inputs make it, built once per run."""
-    # The summaries task writes it, and validate, when it does not know the file's expected content
-    # id already (see ``expected_summaries``), takes that id from it;
-    #
-    # ``start_checks`` then begins it ahead.
+    # The summaries task writes it; validate takes the file's expected content id from it when it
+    # does not know that id already (see ``expected_summaries``); ``start_checks`` begins it ahead.
     return summaries_of(project, forked.Forked).result()
 
 
@@ -60,17 +58,15 @@ class _Expected(NamedTuple):
 
 
 def _expected(project: Project, name: str, key: Callable[[], str], *version: object) -> _Expected:
-    """The memo ``expected-<name>`` and its key for this run, made once per process."""
-    # And per ``version`` of the files the key reads.
+    """The memo ``expected-<name>`` and its key for this run, made once per process and ``version``."""
     return project.remember(("expected", name, *version),
                             lambda: _Expected(project.memo(f"expected-{name}"), *digests.unchecked_ids(key)))
 
 
 def expected_summaries(project: Project) -> str:
     """The content id MODULE_SUMMARIES.json has when its inputs make it, remembered by those inputs."""
-    # The inputs are what summaries read of the registry and the content of the files they read:
-    # while they are unchanged (a description edited) validate tells whether the file is up to date
-    # without building the summaries.
+    # Inputs: what summaries read of the registry, and the content of the files they read. While they
+    # are unchanged (a description edited), validate knows if the file is up to date without building it.
     return summaries_expected(project).value(lambda: digests.id_of(build_summaries(project)))
 
 
@@ -123,17 +119,14 @@ def meta_of(project: Project, how: How) -> forked.Forked[MetaFile]:
 
 def build_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
     """The trend CSVs' text and the ledger problems, built once per version of the ledgers."""
-    # The trends task writes them, and validate, when it does not know the files' expected content
-    # ids already (see ``expected_trends``), takes them from these;
-    #
-    # ``start_checks`` then begins them ahead.
+    # The trends task writes them; validate takes the files' expected content ids from these when
+    # it does not know those ids already (see ``expected_trends``); ``start_checks`` begins them ahead.
     return trends_of(project, forked.Forked).result()
 
 
 def expected_trends(project: Project) -> tuple[dict[str, str], list[Problem]]:
     """Each trend CSV's content id as the ledgers make it, and the ledgers' problems, by ledger content."""
-    # While no record is added, validate tells whether the trends are up to date without reading
-    # the ledgers.
+    # While no record is added, validate knows if the trends are up to date without reading the ledgers.
     def make() -> list:
         texts, problems = build_trends(project)
         return [{name: digests.id_of(text.encode("utf-8")) for name, text in texts.items()},

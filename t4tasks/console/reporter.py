@@ -115,9 +115,8 @@ class ProgressReporter(ConsoleReporter):
 
     def _write_failure(self, result, write_exception=True):
         """An action's error caused by its input (a bad option, a file in the way) is one line."""
-        # Only T4's own bugs keep their traceback.
         said = user_error(result["exception"].traceback)
-        if said is None:
+        if said is None:  # only T4's own bugs keep their traceback
             return super()._write_failure(result, write_exception)
         self.write(f"t4: {result['task'].name}: {said}\n")
 
