@@ -256,3 +256,23 @@ def test_validate_follows_the_content_of_what_it_reads_and_a_commit_changes_noth
     git(root, "add", "-A")                                                   # staged: the same content
     code, executed, _, err = t4(root, "validate")
     assert (code, executed) == (0, []), err
+
+
+def test_measurements_start_longest_recorded_first(tmp_path):
+    # with -n, the module that ran longest last time starts first, so the last to start is short;
+    # never measured modules come first in name order (one of them may be the longest)
+    sleeps = {"alpha": 0.0, "beta": 1.2, "gamma": 0.6}
+    root = make_repo(tmp_path / "r", {n: manifest(n) for n in sleeps}, files={
+        **{f"{n}/__init__.py": "X = 1\n" for n in sleeps},
+        **{f"{n}/tests/test_{n}.py": f"import time\n\n\ndef test_it():\n    time.sleep({s})\n"
+           for n, s in sleeps.items()},
+    })
+    git_init(root)
+    first = doit_tasks(run_t4(root, "coverage", "-n", "1")[1])[0]
+    assert first == ["coverage:alpha", "coverage:beta", "coverage:gamma"]
+    for name in sleeps:
+        (root / name / "__init__.py").write_text("X = 2\n", encoding="utf-8")
+    (root / "delta").mkdir()
+    (root / "delta/module.manifest.json").write_bytes(orjson.dumps(manifest("delta")))
+    second = doit_tasks(run_t4(root, "coverage", "-n", "1")[1])[0]
+    assert second == ["coverage:delta", "coverage:beta", "coverage:gamma", "coverage:alpha"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -98,12 +99,16 @@ def _run_modules(project: Project, ledger_name: str | None = None):
     modules = changes.changed_modules(project, ref) if ref else project.modules
     # with ``t4 --shard I/N`` (T4_SHARD) only this shard's share, balanced by the durations recorded in
     # ``ledger_name``
-    spec = shard.current()
-    if spec is None or ledger_name is None:
+    if ledger_name is None:
         return modules
     durations = shard.durations_from_ledger(record.ledger_path(project, ledger_name))
-    names = set(shard.select([m.name for m in modules], durations, spec))
-    return [m for m in modules if m.name in names]
+    spec = shard.current()
+    if spec is not None:
+        names = set(shard.select([m.name for m in modules], durations, spec))
+        modules = [m for m in modules if m.name in names]
+    # longest recorded run first (never measured ones before them: they may be the longest), so
+    # that with ``-n`` the last module to start is a short one
+    return sorted(modules, key=lambda m: -durations.get(m.name, math.inf))
 
 
 def _existing(project: Project, *relpaths: str) -> list[str]:
