@@ -182,6 +182,7 @@ def tracked_state(root: Path) -> dict[str, bytes]:
             if p.is_file() and not {".git", ".t4"} & set(p.relative_to(root).parts)}
 
 
+@pytest.mark.slow
 def test_fresh_clone_with_restored_state_runs_no_task(tmp_path):
     origin = build(tmp_path / "origin", MODULES4)
     code, executed, _, out = t4_run(origin)  # measure, then validate, then dashboard and badges
@@ -308,6 +309,7 @@ def created(executed: list[str], uptodate: list[str]) -> list[str]:
     return sorted(executed + uptodate)
 
 
+@pytest.mark.slow
 def test_changed_since_creates_tasks_for_changed_modules_only(tmp_path):
     root = build(tmp_path / "repo", MODULES4, extra={"gamma/extra.py": "VALUE = 1\n"})
 

@@ -8,9 +8,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.support import REPO, make_repo, manifest
 
 
+@pytest.mark.slow
 def test_wheel_ships_templates_and_schemas_and_works_outside_the_checkout(tmp_path):
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(REPO)],

@@ -37,6 +37,7 @@ def lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines()
 
 
+@pytest.mark.slow
 def test_eight_processes_append_4000_whole_lines_and_the_chain_verifies(tmp_path):
     path = tmp_path / "ledger" / "coverage.ndjson"
     env = {**os.environ, "PYTHONPATH": str(REPO)}

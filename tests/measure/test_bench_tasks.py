@@ -187,6 +187,7 @@ def two_module_repo(root: Path) -> Path:
     return git_init(root)
 
 
+@pytest.mark.slow
 def test_second_run_executes_nothing_and_a_change_reruns_only_its_module(tmp_path):
     root = two_module_repo(tmp_path / "repo")
 
@@ -267,6 +268,7 @@ def work_code(delay: float, note: str = "") -> str:
     return f"import time\n\nDELAY = {delay}\n{note}\n\ndef work():\n    time.sleep(DELAY)\n"
 
 
+@pytest.mark.slow
 def test_slowdown_is_flagged_a_rerun_is_not_and_other_fingerprints_are_not_compared(tmp_path):
     root = make_repo(
         tmp_path / "repo", {"svc": manifest("svc")},

@@ -193,6 +193,7 @@ def test_three_modules_match_coverage_and_manifests_keep_their_format(tmp_path):
         "coverage_target", "notes", "coverage_observed", "observed_at", "observed_digest"]
 
 
+@pytest.mark.slow
 def test_incremental_reruns(tmp_path):
     root = three_module_repo(tmp_path / "repo")
     code, executed, _, out = t4_run(root, "coverage")
@@ -244,6 +245,7 @@ def test_incremental_reruns(tmp_path):
     assert (entry["coverage"], entry["branch_pct"]) == (83.33, 100.0)  # both arcs now; unused() still not
 
 
+@pytest.mark.slow
 def test_parallel_run_records_the_same_as_a_serial_run(tmp_path):
     serial = three_module_repo(tmp_path / "serial")
     parallel = tmp_path / "parallel"
@@ -274,6 +276,7 @@ def test_parallel_run_records_the_same_as_a_serial_run(tmp_path):
 LAYOUT_CODE = "def f(x):\n    if x:\n        return 1\n    return 0\n\n\ndef g():\n    return 2\n"
 
 
+@pytest.mark.slow
 def test_both_layouts_and_a_tests_override(tmp_path):
     root = tmp_path / "repo"
     make_repo(root, {
@@ -329,6 +332,7 @@ TEST_A = "from a.core import quad\n\n\ndef test_quad():\n    assert quad(1) == 4
 TEST_B = "from a.b.deep import half\n\n\ndef test_half():\n    assert half(4) == 2\n"
 
 
+@pytest.mark.slow
 def test_nested_modules_get_two_numbers(tmp_path):
     root = tmp_path / "repo"
     make_repo(root, {"a": manifest("a"), "a/b": manifest("a.b")},
@@ -357,6 +361,7 @@ def test_nested_modules_get_two_numbers(tmp_path):
     assert code == 0 and executed == ["coverage:a.b"], out
 
 
+@pytest.mark.slow
 def test_nested_modules_in_a_parallel_tests_tree(tmp_path):
     root = tmp_path / "repo"
     make_repo(root, {"a": manifest("a"), "a/b": manifest("a.b")},

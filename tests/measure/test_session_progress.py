@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support import git_init, make_repo, manifest, run_t4
 
 
+@pytest.mark.slow
 def test_a_long_coverage_run_shows_tests_done_of_total_and_an_eta(tmp_path, monkeypatch):
     # 8 tests of 1.5 s each: the measurement takes ~12 s, so progress lines appear every 5 s
     tests = "".join(f"def test_{i}():\n    time.sleep(1.5)\n\n\n" for i in range(8))

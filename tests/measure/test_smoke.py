@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import doit_tasks, git_init, make_repo, manifest, run_t4
 
 MARKED = "import pytest\n\n\n@pytest.mark.smoke\n"
@@ -79,6 +81,7 @@ def test_every_module_gets_a_process_of_its_own(tmp_path):
     assert len(recorded) == len(set(recorded)) == len(names), recorded
 
 
+@pytest.mark.slow
 def test_the_same_verdicts_without_the_server(tmp_path):
     modules = {
         "good": "from good import *\n\n" + MARKED + "def test_ok():\n    assert True\n",

@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support import git, git_init, ledger_lines, make_repo, manifest, t4_run
 
 LEDGER = Path("manifests/.ledger/coverage.ndjson")
@@ -31,6 +33,7 @@ def measured(executed: list[str]) -> list[str]:
     return sorted(name for name in executed if name.startswith("coverage:"))
 
 
+@pytest.mark.slow
 def test_staleness_follows_imports_and_only_the_measurements_settings(tmp_path):
     root = imports_repo(tmp_path / "repo")
     code, executed, _, out = t4_run(root, "coverage")
@@ -139,6 +142,7 @@ def test_the_installed_distributions_are_part_of_the_key(tmp_path, monkeypatch):
     assert first["input_digest"] != second["input_digest"]
 
 
+@pytest.mark.slow
 def test_a_module_measured_by_both_kinds_is_fresh_for_both_gates(tmp_path):
     # its tests import one shared file and its benchmarks another: each record's key holds what
     # its own kind of run imported, so neither gate calls the fresh measurement stale
