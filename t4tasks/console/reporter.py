@@ -103,7 +103,8 @@ class ProgressReporter(ConsoleReporter):
         super().add_success(task)
         if task.name in self.measured:
             entry = _result(task)
-            self.took[task.name] = _seconds(entry.get("duration_s")) or 0.1
+            if entry.get("outcome") != "from_ledger":  # adopted: the duration is the record's, not this run's
+                self.took[task.name] = _seconds(entry.get("duration_s")) or 0.1
             self.fresh.append((task.name, entry))
             kind, module = task.name.split(":", 1)
             self.write(f"{self._progress(task.name)} {progress.line(kind, module, entry)}{self._eta()}\n")
@@ -133,7 +134,9 @@ class ProgressReporter(ConsoleReporter):
 
     def _summary(self) -> None:
         statuses = Counter((name.split(":", 1)[0], records.status_of(entry) if entry else "?") for name, entry in self.fresh)
-        self.write(f"\nmeasured {len(self.fresh)} module task(s), {self.uptodate} up to date, "
+        adopted = sum(1 for _, entry in self.fresh if entry.get("outcome") == "from_ledger")
+        self.write(f"\nmeasured {len(self.fresh) - adopted} module task(s), {adopted} taken from the ledger "
+                   f"(same key, not measured), {self.uptodate} up to date, "
                    f"{progress.clock(time.monotonic() - self.started)}\n")
         if statuses:
             self.write(f"{'kind':<10} {'status':<14} {'modules':>7}\n")

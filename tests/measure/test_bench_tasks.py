@@ -213,7 +213,7 @@ def test_second_run_executes_nothing_and_a_change_reruns_only_its_module(tmp_pat
     assert (root / LEDGER).read_bytes() == ledger_before
     assert {m: (root / m / MANIFEST).read_bytes() for m in ("alpha", "beta")} == manifests_before
     assert not re.search(r"^\[\d+/\d+\]", out, re.M), out
-    assert "measured 0 module task(s), 2 up to date" in out, out
+    assert "measured 0 module task(s), 0 taken from the ledger (same key, not measured), 2 up to date" in out, out
 
     with open(root / "alpha" / "core.py", "a", encoding="utf-8") as handle:
         handle.write("\n\ndef unused():\n    return 2\n")
@@ -444,7 +444,7 @@ def test_progress_lines_and_summary_table_match_the_ledger(bad_run):
     for _, _, module, status in lines:
         assert status == entries[module]["status"], (module, out)
 
-    assert "measured 4 module task(s), 0 up to date" in out, out
+    assert "measured 4 module task(s), 0 taken from the ledger (same key, not measured), 0 up to date" in out, out
     table = {status: int(count)
              for status, count in re.findall(r"^bench\s+(\S+)\s+(\d+)\s*$", out, re.M)}
     assert table == collections.Counter(e["status"] for e in entries.values()), out
