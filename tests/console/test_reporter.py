@@ -69,3 +69,20 @@ def test_no_eta_once_nothing_is_left(tmp_path, monkeypatch):
     clock[0] = 1.0
     line = _finish(rep, only, 1.0)
     assert line.startswith("[1/1] coverage:one ok 90.00%") and "ETA" not in line
+
+
+def test_the_summary_counts_records_taken_from_the_ledger_apart_and_they_set_no_pace(tmp_path, monkeypatch):
+    # a fresh clone adopts a record (its duration is the record's, 100 s); one module is measured
+    clock = [0.0]
+    adopted, measured, left = (_task(tmp_path, f"coverage:{n}", 10.0) for n in ("adopted", "measured", "left"))
+    rep = _reporter([adopted, measured, left], clock, monkeypatch)
+    with open(adopted.targets[0], "wb") as handle:
+        handle.write(orjson.dumps({"status": "ok", "coverage": 90.0, "duration_s": 100.0, "outcome": "from_ledger"}))
+    rep.add_success(adopted)
+    assert "ETA" not in rep.outstream.getvalue()  # nothing measured yet: no pace to go by
+    clock[0] = 10.0
+    _finish(rep, measured, 10.0)
+    rep.complete_run()
+    out = rep.outstream.getvalue()
+    assert "up to date from the ledger (not measured)" in out
+    assert "measured 1 module task(s), 1 taken from the ledger (same key, not measured), 0 up to date" in out
