@@ -414,6 +414,7 @@ def status_repo(root: Path, extra_modules: dict | None = None, extra_files: dict
     return git_init(root)
 
 
+@pytest.mark.slow
 def test_bad_modules_are_recorded_with_their_status(tmp_path):
     root = status_repo(tmp_path / "repo")
     started = time.monotonic()

@@ -163,6 +163,7 @@ USES_HOST = ("import pytest\n\nfrom helper import VALUE  # importable only throu
 TYPO_MARK = "import pytest\n\n\n@pytest.mark.smoke\n@pytest.mark.slowsh\ndef test_typo():\n    pass\n"
 
 
+@pytest.mark.slow
 def test_smoke_and_fast_tests_run_as_the_host_runs_them(tmp_path):
     # the host's pythonpath and markers apply, and its --strict-markers too: each module passes
     # under T4 exactly when the host's own ``pytest`` on its tests passes
