@@ -3,7 +3,7 @@
 
     python benchmarks/bench_pipeline.py [--sizes 150,2000,10000] [--repeat 5] [--profile] [--keep]
 
-Per size N it builds a synthetic git repository (the builder of ``bench_registry.py``: N modules
+Per size N it builds a synthetic git repository (the builder of ``synthetic_repo.py``: N modules
 with lukhas-shaped manifests, a package, a test file and a README each, ~10 % nested), then
 **seeds the coverage ledger**: one synthetic ``coverage`` record per module with the module's real
 input digest, written through ``t4tasks.ledgers.ledger`` (record envelope, hash chain) and
@@ -48,7 +48,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_registry as reg  # noqa: E402  (the synthetic repository builder and the timing wrapper)
+import bench_registry as reg  # noqa: E402  (the timing wrapper)
+import synthetic_repo  # noqa: E402  (the synthetic repository builder)
 
 # (size, scenario) -> limit: seconds, or MB for "rss"
 TARGETS = {
@@ -135,7 +136,7 @@ def build(work: Path, n: int) -> tuple[Path, float, float]:
     repo = work / f"synth-{n}"
     t0 = time.perf_counter()
     if not repo.exists():
-        reg.build_synthetic(repo, n)
+        synthetic_repo.build_synthetic(repo, n)
     built = time.perf_counter() - t0
     t0 = time.perf_counter()
     if not (repo / "manifests" / ".ledger" / "coverage.ndjson").exists():

@@ -3,7 +3,7 @@
 
     python benchmarks/bench_smoke.py [--modules 140] [--smoke-share 1.0] [--jobs 2] [--keep]
 
-It builds a synthetic git repository (the builder of ``bench_registry.py``: a package, a test file
+It builds a synthetic git repository (the builder of ``synthetic_repo.py``: a package, a test file
 and a manifest per module) where a share of the modules' test files also hold a test marked
 ``smoke``, then times, each in a fresh process:
 
@@ -30,7 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_registry as reg  # noqa: E402  (the synthetic repository builder)
+import bench_registry as reg  # noqa: E402  (the t4 command of this interpreter)
+import synthetic_repo  # noqa: E402  (the synthetic repository builder)
 
 TARGET_S = 30.0
 
@@ -47,7 +48,7 @@ def test_{name}_smoke():
 
 def build(repo: Path, modules: int, share: float) -> list[tuple[str, str]]:
     """The repository, and (import name, tests folder) per module."""
-    reg.build_synthetic(repo, modules)
+    synthetic_repo.build_synthetic(repo, modules)
     found = []
     manifests = sorted(repo.rglob("module.manifest.json"))
     for i, manifest in enumerate(manifests):
@@ -56,7 +57,7 @@ def build(repo: Path, modules: int, share: float) -> list[tuple[str, str]]:
         test_file = next(tests.glob("test_*.py"))
         if i < round(share * len(manifests)):
             short = folder.rsplit("/", 1)[-1]
-            cls = reg._camel(short)
+            cls = synthetic_repo.camel(short)
             test_file.write_text(test_file.read_text() + SMOKE_TEST.format(name=short, cls=cls))
         found.append((folder.replace("/", "."), f"{folder}/tests"))
     (repo / "pytest.ini").write_text("[pytest]\nmarkers =\n    smoke: fast checks\n")
