@@ -194,14 +194,14 @@ def _main(argv: list[str] | None) -> int:
     try:
         if split is not None and not split[2]:
             if spec is not None:  # a shard measures only: its records wait in a fragment for `t4 merge`
-                return _doit(_namespace(tasks.MEASURE_TASKS), [*split[1], *tasks.MEASURE_TASKS])
+                return _doit([*split[1], *tasks.MEASURE_TASKS], tasks.MEASURE_TASKS)
             return _measure_then_validate(split[1])
         wanted = requested_tasks(split[2]) if split is not None else None
         if wanted and "validate" in wanted and set(wanted) & set(tasks.SHOW_TASKS):
             return _validate_then_show(split[1], split[2])
         # with every creator loaded, a run that names validate may still validate
         validates = split is not None and "validate" in (wanted or split[2])
-        return _doit(_namespace(wanted, validates), hoist_run_options(doit_args))
+        return _doit(hoist_run_options(doit_args), wanted, validates)
     except ConfigError as exc:
         print(f"t4: {exc}", file=sys.stderr)
         return 2
@@ -269,12 +269,15 @@ def _namespace(wanted: list[str] | None = None, validates: bool = False) -> dict
     return namespace
 
 
-def _doit(namespace: dict, args: list[str]) -> int:
-    # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour.
+def _doit(args: list[str], wanted: list[str] | None = None, validates: bool = False) -> int:
+    """One doit run of ``args`` over the creators of ``wanted`` (all when None)."""
     # The run memory (see digests) relies on T4's state backend to say when each task ends: with
     # another backend the run stats every file each time it needs it.
     memory = digests.run_scope() if not _other_backend(args) else contextlib.nullcontext()
     with memory, forked.reaping():
+        # inside the run memory: the plan's keys take clean files' ids from the listing, unstat'ed
+        namespace = _namespace(wanted, validates)
+        # config_filenames=(): the target repository's own [tool.doit] must not change T4's behaviour.
         return _Main(ModuleTaskLoader(namespace), config_filenames=(), extra_config=state.PLUGIN).run(args)
 
 
@@ -287,11 +290,11 @@ def _measure_then_validate(options: list[str]) -> int:
     """The default run in two doit runs."""
     # Validate reads what measurement recorded, and doit cannot order two independent branches of
     # one run (with -n they would interleave).
-    measured = _doit(_namespace(tasks.MEASURE_TASKS), [*options, *tasks.MEASURE_TASKS])
+    measured = _doit([*options, *tasks.MEASURE_TASKS], tasks.MEASURE_TASKS)
     load_cached.cache_clear()  # manifests and ledgers changed: load them again
-    validated = _doit(_namespace(["validate"], validates=True), [*options, "validate"])
+    validated = _doit([*options, "validate"], ["validate"], validates=True)
     load_cached.cache_clear()  # the report changed: the pictures show it
-    shown = _doit(_namespace(tasks.SHOW_TASKS), [*options, *tasks.SHOW_TASKS])
+    shown = _doit([*options, *tasks.SHOW_TASKS], tasks.SHOW_TASKS)
     return max(measured, validated, shown)
 
 
@@ -301,9 +304,9 @@ def _validate_then_show(options: list[str], words: list[str]) -> int:
     # written, not the one there was when the tasks were created.
     first = [w for w in words if w.split(":", 1)[0] not in tasks.SHOW_TASKS]
     shows = [w for w in words if w.split(":", 1)[0] in tasks.SHOW_TASKS]
-    validated = _doit(_namespace(requested_tasks(first), validates=True), [*options, *first])
+    validated = _doit([*options, *first], requested_tasks(first), validates=True)
     load_cached.cache_clear()  # the report changed: the pictures show it
-    shown = _doit(_namespace(requested_tasks(shows)), [*options, *shows])
+    shown = _doit([*options, *shows], requested_tasks(shows))
     return max(validated, shown)
 
 

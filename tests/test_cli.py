@@ -142,6 +142,28 @@ def test_another_reporter_keeps_the_run_memory_and_the_same_outputs(repo, tmp_pa
         assert (repo / "docs/_generated" / name).read_bytes() == (other / "docs/_generated" / name).read_bytes()
 
 
+def test_the_plan_is_made_within_the_runs_memory(repo, monkeypatch):
+    # t4 makes the plan before doit loads the creators; inside the run's memory its keys take clean
+    # files' ids from git's listing instead of a stat each (10,000 manifests: 50,000 stats)
+    from t4tasks import tasks
+    from t4tasks.speed import digests
+
+    within = []
+    made = tasks.plan
+
+    def plan(project, **options):
+        within.append(digests._cache.run is not None)
+        return made(project, **options)
+
+    monkeypatch.setattr(tasks, "plan", plan)
+    monkeypatch.chdir(repo)
+    try:
+        cli.main(["validate"])  # its verdict on this repository does not matter here
+    finally:
+        cli.load_cached.cache_clear()
+    assert within and all(within)
+
+
 def test_the_command_exits_after_exit_handlers_and_with_the_run_code(repo, tmp_path):
     # `t4` skips the interpreter's teardown, not its exit handlers (coverage.py saves a measured
     # subprocess's data in one) nor output still in a buffer

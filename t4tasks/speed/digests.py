@@ -299,9 +299,10 @@ def use_store(store: Path) -> None:
     global _cache
     if _cache.store != store:
         _cache.save()
-        git = _cache._git
+        before = _cache
         _cache = DigestCache(store)
-        _cache._git = git
+        # the listing and the run's memory belong to the run, not to the store
+        _cache._git, _cache.run = before._git, before.run
 
 
 def use_git(root: Path, clean_blobs: dict[str, str], listed_at: float) -> None:

@@ -364,6 +364,20 @@ def test_within_a_run_a_clean_file_keys_by_its_listed_blob_until_t4_writes_it(no
         assert digests.content_ids(root, ["missing.md"]) == [None]
 
 
+def test_a_store_chosen_within_a_run_keeps_the_runs_memory(no_outer_git, monkeypatch):
+    # t4 points the store into the state folder while it makes the plan, inside the run: the plan's
+    # keys take clean files' ids from the listing, as the rest of the run does
+    root = small_repo(no_outer_git / "repo")
+    listing = discovery.list_files(root)
+    monkeypatch.setattr(digests, "_cache", DigestCache())
+    digests.use_git(root, listing.clean_blobs, listing.listed_at)
+    with digests.run_scope():
+        digests.use_store(no_outer_git / "state" / "digests.json")
+        with monkeypatch.context() as patched:
+            patched.setattr(os, "stat", lambda *a, **k: pytest.fail("a clean file was stat'ed"))
+            assert digests.content_ids(root, ["pkg/README.md"]) == ["git:" + listing.clean_blobs["pkg/README.md"]]
+
+
 def test_a_content_id_stays_the_same_when_the_file_is_committed(no_outer_git, monkeypatch):
     root = small_repo(no_outer_git / "repo")
     (root / "pkg" / "README.md").write_text("# Pkg\n\nEdited, then committed.\n")
