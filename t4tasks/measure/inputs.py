@@ -13,6 +13,7 @@ import os
 import platform
 import posixpath
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -205,17 +206,17 @@ def digest_now(project: Project, remembered: memo.Memo, files: list[str], spec: 
 
 def coverage_spec(project: Project, module: Module) -> dict:
     """What, besides file contents, defines a coverage measurement of ``module``."""
-    return {"kind": records.COVERAGE, "code": module.code_path, "paths": list(module.test_paths),
-            "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
-            "settings": measure_settings(project, records.COVERAGE), "env": environment_digest(project),
-            "host": host.settings_key(project.root, module.test_paths, project.remember,
-                                      project.listing.file_set)}
+    return _spec(project, module, records.COVERAGE, module.test_paths)
 
 
 def bench_spec(project: Project, module: Module) -> dict:
     """What, besides file contents, defines a bench measurement of ``module``."""
-    return {"kind": records.BENCH, "code": module.code_path, "paths": list(module.bench_paths),
+    return _spec(project, module, records.BENCH, module.bench_paths)
+
+
+def _spec(project: Project, module: Module, kind: str, paths: Sequence[str]) -> dict:
+    """What, besides file contents, defines a ``kind`` measurement of ``module`` running ``paths``."""
+    return {"kind": kind, "code": module.code_path, "paths": list(paths),
             "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
-            "settings": measure_settings(project, records.BENCH), "env": environment_digest(project),
-            "host": host.settings_key(project.root, module.bench_paths, project.remember,
-                                      project.listing.file_set)}
+            "settings": measure_settings(project, kind), "env": environment_digest(project),
+            "host": host.settings_key(project.root, paths, project.remember, project.listing.file_set)}
