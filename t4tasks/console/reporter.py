@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -78,6 +79,9 @@ class ProgressReporter(ConsoleReporter):
         self.uptodate = 0
         self.started = time.monotonic()
         self.took: dict[str, float] = {}  # this run's measured seconds per finished task
+        self.began: dict[str, float] = {}  # when each measured task started
+        self.jobs = 0  # the most measured tasks seen running at once
+        self.starting = threading.Lock()
 
     def _progress(self, name: str) -> str:
         self.finished.add(name)
@@ -94,10 +98,29 @@ class ProgressReporter(ConsoleReporter):
         known = [n for n in self.took if self.expected[n]]
         pace = sum(self.took[n] for n in known) / sum(self.expected[n] for n in known) if known else 1.0
         pace = min(max(pace, 0.25), 4.0)
-        work_left = sum(self.expected[n] * pace if self.expected[n] else guess for n in left)
-        # wall seconds per second of measured work so far: below 1 when -n runs tasks side by side
-        overlap = (time.monotonic() - self.started) / sum(self.took.values())
-        return f" · ETA {progress.clock(work_left * min(overlap, 1.0))}"
+
+        def need(name: str) -> float:
+            return self.expected[name] * pace if self.expected[name] else guess
+
+        now = time.monotonic()
+        with self.starting:
+            began = dict(self.began)
+        # the workers: those seen running side by side, else as many as this run's work so far implies
+        jobs = max(self.jobs, round(sum(self.took.values()) / max(now - self.started, 1e-9)), 1)
+        # each worker's seconds until free: a running task's expected rest, then the waiting tasks
+        # in the order they start (longest first, see tasks.common), each on the first free worker
+        free = sorted(max(need(n) - (now - began[n]), 1.0) for n in left if n in began)[:jobs]
+        free += [0.0] * (jobs - len(free))
+        for name in sorted((n for n in left if n not in began), key=need, reverse=True):
+            free[free.index(min(free))] += need(name)
+        return f" · ETA {progress.clock(max(free))}"
+
+    def execute_task(self, task):
+        super().execute_task(task)
+        if task.name in self.measured:
+            with self.starting:  # doit's worker threads start tasks side by side
+                self.began[task.name] = time.monotonic()
+                self.jobs = max(self.jobs, sum(1 for n in self.began if n not in self.finished))
 
     def add_success(self, task):
         super().add_success(task)

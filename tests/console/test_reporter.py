@@ -62,6 +62,22 @@ def test_the_eta_follows_this_runs_pace_and_parallelism(tmp_path, monkeypatch):
     assert 40 <= eta <= 160   # truth: 4 x 20 s of work on two cores = 40 s; within 2x of it
 
 
+def test_the_eta_schedules_what_is_left_on_the_workers_running_it(tmp_path, monkeypatch):
+    # T4's own first command, two at a time, longest first, every module as long as last time: the
+    # first to finish (79 s) leaves 33 s of the longest module running beside 152 s of waiting work
+    clock = [0.0]
+    recorded = {"root": 112, "checks": 79, "measure": 64, "outputs": 20, "scaffolding": 12, "catalog": 9,
+                "speed": 5, "bench": 3, "ledgers": 2, "console": 1}
+    tasks = {name: _task(tmp_path, f"coverage:{name}", seconds) for name, seconds in recorded.items()}
+    rep = _reporter(list(tasks.values()), clock, monkeypatch)
+    rep.execute_task(tasks["root"])
+    rep.execute_task(tasks["checks"])
+    clock[0] = 79.0
+    eta = _eta_seconds(_finish(rep, tasks["checks"], 79.0))
+    # truth: the workers end at 112 + 20 + 12 + 5 + 2 = 151 and 79 + 64 + 9 + 3 + 1 = 156, 77 s from now
+    assert 77 / 2 <= eta <= 77 * 2, eta
+
+
 def test_no_eta_once_nothing_is_left(tmp_path, monkeypatch):
     clock = [0.0]
     only = _task(tmp_path, "coverage:one", 1.0)
