@@ -204,6 +204,11 @@ def digest_now(project: Project, remembered: memo.Memo, files: list[str], spec: 
                           lambda: input_digest(root, files, spec))
 
 
+# How T4 runs a measurement: raised when that changes, so no record made the old way stays current
+# (2: tests import under the host's import mode, not importlib's)
+METHOD = 2
+
+
 def coverage_spec(project: Project, module: Module) -> dict:
     """What, besides file contents, defines a coverage measurement of ``module``."""
     return _spec(project, module, records.COVERAGE, module.test_paths)
@@ -216,7 +221,7 @@ def bench_spec(project: Project, module: Module) -> dict:
 
 def _spec(project: Project, module: Module, kind: str, paths: Sequence[str]) -> dict:
     """What, besides file contents, defines a ``kind`` measurement of ``module`` running ``paths``."""
-    return {"kind": kind, "code": module.code_path, "paths": list(paths),
+    return {"kind": kind, "method": METHOD, "code": module.code_path, "paths": list(paths),
             "omit": project.nested_paths(module), "ignore": project.foreign_tests(module),
             "settings": measure_settings(project, kind), "env": environment_digest(project),
             "host": host.settings_key(project.root, paths, project.remember, project.listing.file_set)}

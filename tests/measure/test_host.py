@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -58,6 +59,21 @@ def test_a_module_passes_under_t4_exactly_when_plain_pytest_passes(tmp_path, fil
                           "pkg/__init__.py": "", "pkg/core.py": CODE, "pkg/tests/test_core.py": TESTS})
     plain = plain_pytest(tmp_path, "pkg/tests")
     result = measure(tmp_path, make_module("pkg", ("pkg/tests",)), omit=[], timeout=60)
+    assert result["status"] == status, result["detail"]
+    assert (plain.returncode == 0) == (status == "ok"), plain.stdout
+
+
+NAME_OF = "def name_of(cls):\n    return f'{cls.__module__}.{cls.__qualname__}'\n"
+NAMED_TEST = "from pkg import name_of\n\n\nclass Thing:\n    pass\n\n\ndef test_name():\n    assert name_of(Thing) == 'test_pkg.Thing'\n"
+
+
+@pytest.mark.parametrize("addopts, status", [("", "ok"), ("--import-mode=importlib", "tests_failed")])
+def test_tests_import_as_the_host_imports_them(tmp_path, addopts, status):
+    # pytest's import mode decides a test module's name (click's own tests depend on it): T4 adds none
+    write_tree(tmp_path, {"pyproject.toml": f'[tool.pytest.ini_options]\npythonpath = ["src"]\naddopts = "{addopts}"\n',
+                          "src/pkg/__init__.py": NAME_OF, "tests/test_pkg.py": NAMED_TEST})
+    plain = plain_pytest(tmp_path, "tests")
+    result = measure(tmp_path, dataclasses.replace(make_module("src/pkg", ("tests",)), name="pkg"), omit=[], timeout=60)
     assert result["status"] == status, result["detail"]
     assert (plain.returncode == 0) == (status == "ok"), plain.stdout
 
