@@ -16,7 +16,7 @@ _BOOT = (
     "sys.path.insert(at, root)\n"
     "sys.argv[0] = 'pytest'\n"
     "import pytest\n"
-    "raise SystemExit(pytest.console_main())\n"
+    "raise SystemExit(pytest.main())\n"  # console_main is deprecated since pytest 9.2
 )
 
 
