@@ -26,7 +26,7 @@ def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], 
     """One ``<kind>:<module>`` sub-task: measure in a subprocess, then record it."""
     files = inputs.module_inputs(project, module, paths)
 
-    def run() -> dict:
+    def run(task) -> dict:
         # with no result yet and a latest ok ledger record of the same key, adopt that record (no run)
         if not (project.root / record.result_path(project, kind, module)).exists():
             adopted = record.adopt(project, kind, module, inputs.input_digest(project.root, files, spec))
@@ -35,6 +35,10 @@ def _measured_task(project: Project, kind: str, module, paths: tuple[str, ...], 
         result = measure()
         imports = inputs.new_imports(project, module, paths, result.pop(records.IMPORTS, None) or [])
         key_files = sorted({*inputs.own_inputs(project, module, paths), *imports})
+        # doit saves the inputs of this run, imports included: the next run declares the same list
+        # (own inputs and the record's imports), so nothing changed means nothing reruns
+        task.file_dep.clear()
+        task.file_dep.update(key_files)
         return record_it(result, imports, inputs.input_digest(project.root, key_files, spec))
 
     return {
@@ -61,10 +65,14 @@ def task_coverage():
     project = current()
     for module in _run_modules(project, record.COVERAGE_LEDGER):
         def run(module=module):
-            ignore = tuple(f"--ignore={p}" for p in project.foreign_tests(module))
+            foreign = project.foreign_tests(module)
+            ignore = tuple(f"--ignore={p}" for p in foreign)
             removed = host.removed_options(project.root, module.test_paths)
             if removed:
                 print(f"  coverage:{module.name}: left out for an isolated run: {removed}")
+            if foreign:  # said, so a figure checked by hand with the manifest's test paths agrees
+                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+                print(f"  coverage:{module.name}: left out, as other modules' tests: {shown}")
             return coverage.measure(project.root, module, omit=project.nested_paths(module),
                                     timeout=project.config.timeout,
                                     extra_args=(*ignore, *project.config.pytest_args),

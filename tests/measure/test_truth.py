@@ -33,6 +33,20 @@ def measured(executed: list[str]) -> list[str]:
     return sorted(name for name in executed if name.startswith("coverage:"))
 
 
+def test_run_it_again_and_nothing_reruns_though_the_tests_imported_other_modules(tmp_path):
+    # the first run learns what a's tests import from core and shared; those files join a's inputs
+    # as the run ends, so the second run declares what the first one saved (networkx: 25 modules
+    # measured twice)
+    root = imports_repo(tmp_path / "repo")
+    code, executed, _, out = t4_run(root, "coverage")
+    assert code == 0 and measured(executed) == ["coverage:a", "coverage:b", "coverage:core"], out
+    code, executed, _, out = t4_run(root, "coverage")
+    assert code == 0 and measured(executed) == [], out
+    (root / "shared/util.py").write_text("def one():\n    return 1  # edited\n")
+    _, executed, _, out = t4_run(root, "coverage")
+    assert measured(executed) == ["coverage:a"], out
+
+
 @pytest.mark.slow
 def test_staleness_follows_imports_and_only_the_measurements_settings(tmp_path):
     root = imports_repo(tmp_path / "repo")
