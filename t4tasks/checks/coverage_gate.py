@@ -64,7 +64,8 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, 
     if status != records.OK:
         if status == "no_tests":
             return _no_tests(module, observed, target, entries)
-        return Verdict(module.name, observed, target, status, "last run did not pass")
+        return Verdict(module.name, observed, target, status,
+                       f"last run did not pass: {records.reason_of(latest) or 'no reason recorded'}")
     digest = latest.get(ledger.INPUT_DIGEST)
     files = inputs.module_inputs(project, module, module.test_paths)
     spec = inputs.coverage_spec(project, module)

@@ -24,7 +24,8 @@ def line(kind: str, module: str, entry: dict) -> str:
         shown = f"p95 {p95:.4g} ms ({summary.get('benchmark')})" if isinstance(p95, (int, float)) else "no benchmarks"
     duration = entry.get("duration_s")
     took = f" ({duration:.1f} s)" if isinstance(duration, (int, float)) else ""
-    return f"{kind}:{module} {status} {shown}{took}{OUTCOMES.get(entry.get('outcome'), '')}"
+    why = records.reason_of(entry)
+    return f"{kind}:{module} {status} {shown}{took}{OUTCOMES.get(entry.get('outcome'), '')}" + (f" · {why}" if why else "")
 
 
 def ticker(label: str, progress_file: str) -> Callable[[float], None]:

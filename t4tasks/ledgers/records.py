@@ -81,6 +81,20 @@ def is_ok(entry: Mapping[str, Any] | None) -> bool:
     return entry is not None and status_of(entry) == OK
 
 
+def reason_of(entry: Mapping[str, Any] | None, width: int = 160) -> str | None:
+    """The one line of a non-ok run's ``detail`` that says why: a failed test, an error, or its last line."""
+    detail = entry.get("detail") if entry else None
+    if not isinstance(detail, str) or is_ok(entry):
+        return None
+    lines = [line.strip() for line in detail.splitlines() if line.strip() and not line.startswith("pytest exit code")]
+    # pytest's summary names a failed test, its "E" lines the error (a conftest that does not import)
+    found = (next((line for line in lines if line.startswith(("FAILED ", "ERROR "))), None)
+             or next((" ".join(line[1:].split()) for line in lines if line.startswith("E ")), None)
+             or next((line for line in lines if "Error" in line), None)
+             or (lines[-1] if lines else None))
+    return None if found is None else found if len(found) <= width else found[:width - 1] + "…"
+
+
 def wrong_type(kind: str, entry: Mapping[str, Any]) -> str | None:
     """The first value field of ``entry`` whose JSON type ``kind`` does not allow, as a message."""
     for field, types in FIELDS.get(kind, {}).items():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from t4tasks.ledgers import ledger, merge
+from t4tasks.ledgers import ledger, merge, records
 
 from tests.support import make_repo, manifest
 
@@ -80,3 +80,15 @@ def test_a_torn_line_is_skipped_and_the_next_append_chains_past_it(tmp_path):
     problems = []
     assert len(list(ledger.read(path, problems))) == 3 and problems == []
     assert ledger.verify_chain(path) == []
+
+
+def test_the_reason_of_a_run_that_did_not_pass_is_its_telling_line():
+    failed = "pytest exit code 1\n.F\nFAILED tests/test_a.py::test_b - assert 1 == 2\n1 failed, 1 passed in 0.1s"
+    crashed = ("pytest exit code 4\nImportError while loading conftest '/r/tests/conftest.py'.\n"
+               "tests/conftest.py:1: in <module>\n    import nope\nE   ModuleNotFoundError: No module named 'nope'")
+    assert records.reason_of({"status": "tests_failed", "detail": failed}) == "FAILED tests/test_a.py::test_b - assert 1 == 2"
+    assert records.reason_of({"status": "crashed", "detail": crashed}) == "ModuleNotFoundError: No module named 'nope'"
+    assert records.reason_of({"status": "timeout", "detail": "timed out after 3 s"}) == "timed out after 3 s"
+    assert records.reason_of({"status": "ok", "detail": "anything"}) is None
+    assert records.reason_of({"status": "crashed"}) is None
+    assert len(records.reason_of({"status": "crashed", "detail": "x" * 500})) == 160

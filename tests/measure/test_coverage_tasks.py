@@ -442,6 +442,19 @@ def test_bad_modules_are_recorded_with_their_status(tmp_path):
         assert json.loads((root / RESULTS / f"{name}.json").read_text())["status"] == entry["status"]
 
 
+def test_why_a_run_did_not_pass_is_said_where_people_look(tmp_path):
+    # the ledger's detail holds pytest's tail; the console line and the gate name its telling line
+    root = status_repo(tmp_path / "repo", extra_modules={"noconf": manifest("noconf")},
+                       extra_files={"noconf/__init__.py": "", "noconf/core.py": OK_CODE,
+                                    "noconf/tests/conftest.py": "import nonexistent_mod_xyz\n",
+                                    "noconf/tests/test_n.py": "def test_n():\n    assert True\n"})
+    _, _, _, out = t4_run(root, "coverage:failing", "coverage:noconf", "coverage_gate")
+    lines = [line for line in out.splitlines() if "coverage:noconf crashed" in line or "coverage:failing tests_failed" in line]
+    assert any("No module named 'nonexistent_mod_xyz'" in line for line in lines), out
+    assert any("FAILED" in line and "test_bad" in line for line in lines), out
+    assert "last run did not pass: ModuleNotFoundError: No module named 'nonexistent_mod_xyz'" in out, out
+
+
 def test_a_tests_folder_without_tests_is_recorded_as_no_tests(tmp_path):
     root = status_repo(tmp_path / "repo", extra_modules={"notests": manifest("notests")},
                        extra_files={"notests/__init__.py": "", "notests/core.py": OK_CODE,
