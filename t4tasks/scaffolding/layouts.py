@@ -167,12 +167,14 @@ def _parallel_tests(tree: _Tree, tests_root: str | None, name: str, only: bool) 
     """A package's folder in a parallel tests tree."""
     if tests_root is None:
         return []
+    if only:  # a repository's only package owns the whole ``tests/``, and the test files added later
+        return [tests_root]
     for candidate in (f"{tests_root}/test_{name}", f"{tests_root}/{name}"):
         if tree.is_dir(candidate):
             return [candidate]
     if f"{tests_root}/test_{name}.py" in tree.files:
         return [f"{tests_root}/test_{name}.py"]
-    return [tests_root] if only else []  # a repository's only package owns the whole ``tests/``
+    return []
 
 
 def _own_tests(tree: _Tree, folder: str) -> list[str]:

@@ -83,6 +83,15 @@ def test_init_keeps_existing_manifests_honours_exclude_and_finds_src_packages(no
     assert (data["module"], data["description"], data["matrix"]) == ("beta", "Beta does things.", {"lane": "L2"})
 
 
+def test_a_repositorys_only_package_owns_the_whole_tests_folder(no_outer_git):
+    # tests/test_pkg.py names the package, but a test file added later belongs to it too
+    root = make_repo(no_outer_git / "repo", {}, {"src/pkg/__init__.py": '"""Pkg."""\n',
+                                                 "tests/test_pkg.py": "def test_pkg():\n    assert True\n"})
+    onboard.init(root, apply=True)
+    data = orjson.loads((root / "src/pkg/module.manifest.json").read_bytes())
+    assert data["layout"]["paths"]["tests"] == "../../tests"
+
+
 def test_new_module_creates_a_registered_module_whose_tests_pass(no_outer_git):
     root = no_outer_git / "repo"
     root.mkdir()
