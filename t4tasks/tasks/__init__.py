@@ -27,7 +27,7 @@ from t4tasks.tasks.checks import (  # noqa: F401
     task_tag_prod,
     task_validate,
 )
-from t4tasks.tasks.common import CHANGED_SINCE_ENV, current, plan  # noqa: F401  (used by the CLI)
+from t4tasks.tasks.common import CHANGED_SINCE_ENV, current, plan, uncaptured  # noqa: F401  (used by the CLI)
 from t4tasks.tasks.measure import task_bench, task_coverage, task_smoke, task_tests_fast  # noqa: F401
 from t4tasks.tasks.outputs import (  # noqa: F401
     task_badges,
@@ -43,6 +43,10 @@ from t4tasks.tasks.scaffolding import (  # noqa: F401
     task_scaffold_docs,
     task_scaffold_tests,
 )
+
+# every creator, as the CLI and dodo.py load it: no task's output is captured (see uncaptured)
+for _name in [name for name in dir() if name.startswith("task_")]:
+    globals()[_name] = uncaptured(globals()[_name])
 
 MEASURE_TASKS = ["coverage", "bench"]
 

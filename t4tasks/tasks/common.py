@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -138,3 +139,20 @@ MODULE_PARAM = {"name": "module", "short": "m", "long": "module", "type": str, "
 
 def _generated(project: Project, *names: str) -> str:
     return "/".join((project.config.generated_dir, *names))
+
+
+def uncaptured(creator: Callable) -> Callable:
+    """``creator`` whose every task shows its actions' output as it comes, with no capture by doit."""
+    # doit captures an action's output by putting a capturing object in sys.stdout and putting back
+    # what was there when the action ends. doit's worker threads (-n) interleave those swaps, so a
+    # capturing object can be left in sys.stdout and freed while another thread prints to it:
+    # `t4 smoke -n 2` died with SIGSEGV in 14 runs of 60. T4's actions print what they mean to show.
+    @functools.wraps(creator)
+    def made(*args, **kwargs):
+        tasks = creator(*args, **kwargs)
+        if isinstance(tasks, dict):
+            return {**tasks, "io": {"capture": False}}
+        return ({**task, "io": {"capture": False}} if isinstance(task, dict) else task for task in tasks)
+
+    return made
+
