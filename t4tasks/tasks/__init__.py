@@ -27,7 +27,8 @@ from t4tasks.tasks.checks import (  # noqa: F401
     task_tag_prod,
     task_validate,
 )
-from t4tasks.tasks.common import CHANGED_SINCE_ENV, current, plan, uncaptured  # noqa: F401  (used by the CLI)
+from t4tasks.tasks.common import CHANGED_SINCE_ENV, current, plan  # noqa: F401  (used by the CLI)
+from t4tasks.tasks.common import uncaptured
 from t4tasks.tasks.measure import task_bench, task_coverage, task_smoke, task_tests_fast  # noqa: F401
 from t4tasks.tasks.outputs import (  # noqa: F401
     task_badges,

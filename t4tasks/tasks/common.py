@@ -155,4 +155,3 @@ def uncaptured(creator: Callable) -> Callable:
         return ({**task, "io": {"capture": False}} if isinstance(task, dict) else task for task in tasks)
 
     return made
-
