@@ -46,7 +46,8 @@ def judge(project: Project, module: Module, entries: list[dict], remembered: mem
         return Verdict(module.name, "no_observation", "has benchmarks, never measured")
     latest = entries[-1]
     if not records.is_ok(latest):
-        return Verdict(module.name, records.status_of(latest), f"last benchmark run did not pass: {records.reason_of(latest) or 'no reason recorded'}")
+        why = records.reason_of(latest, missing=records.NO_REASON)
+        return Verdict(module.name, records.status_of(latest), f"last benchmark run did not pass: {why}")
     files = inputs.module_inputs(project, module, module.bench_paths)
     if latest.get(ledger.INPUT_DIGEST) != inputs.digest_now(project, remembered, files, inputs.bench_spec(project, module)):
         return Verdict(module.name, "stale", "code or benchmarks changed since the observation")

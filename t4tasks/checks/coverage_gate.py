@@ -65,7 +65,7 @@ def judge(project: Project, module: Module, entries: list[dict], ratchet: bool, 
         if status == "no_tests":
             return _no_tests(module, observed, target, entries)
         return Verdict(module.name, observed, target, status,
-                       f"last run did not pass: {records.reason_of(latest) or 'no reason recorded'}")
+                       f"last run did not pass: {records.reason_of(latest, missing=records.NO_REASON)}")
     digest = latest.get(ledger.INPUT_DIGEST)
     files = inputs.module_inputs(project, module, module.test_paths)
     spec = inputs.coverage_spec(project, module)

@@ -80,11 +80,14 @@ class ProgressReporter(ConsoleReporter):
         self.started = time.monotonic()
         self.took: dict[str, float] = {}  # this run's measured seconds per finished task
         self.began: dict[str, float] = {}  # when each measured task started
+        self.running: set[str] = set()  # measured tasks started and not finished
         self.jobs = 0  # the most measured tasks seen running at once
         self.starting = threading.Lock()
 
     def _progress(self, name: str) -> str:
         self.finished.add(name)
+        with self.starting:
+            self.running.discard(name)
         return f"[{len(self.finished)}/{len(self.measured)}]"
 
     def _eta(self) -> str:
@@ -120,7 +123,8 @@ class ProgressReporter(ConsoleReporter):
         if task.name in self.measured:
             with self.starting:  # doit's worker threads start tasks side by side
                 self.began[task.name] = time.monotonic()
-                self.jobs = max(self.jobs, sum(1 for n in self.began if n not in self.finished))
+                self.running.add(task.name)
+                self.jobs = max(self.jobs, len(self.running))
 
     def add_success(self, task):
         super().add_success(task)

@@ -81,18 +81,23 @@ def is_ok(entry: Mapping[str, Any] | None) -> bool:
     return entry is not None and status_of(entry) == OK
 
 
-def reason_of(entry: Mapping[str, Any] | None, width: int = 160) -> str | None:
+NO_REASON = "no reason recorded"  # what the gates say of a non-ok run whose detail says nothing
+
+
+def reason_of(entry: Mapping[str, Any] | None, width: int = 160, missing: str | None = None) -> str | None:
     """The one line of a non-ok run's ``detail`` that says why: a failed test, an error, or its last line."""
-    detail = entry.get("detail") if entry else None
-    if not isinstance(detail, str) or is_ok(entry):
+    if is_ok(entry):
         return None
+    detail = entry.get("detail") if entry else None
+    if not isinstance(detail, str):
+        return missing
     lines = [line.strip() for line in detail.splitlines() if line.strip() and not line.startswith("pytest exit code")]
     # pytest's summary names a failed test, its "E" lines the error (a conftest that does not import)
     found = (next((line for line in lines if line.startswith(("FAILED ", "ERROR "))), None)
              or next((" ".join(line[1:].split()) for line in lines if line.startswith("E ")), None)
              or next((line for line in lines if "Error" in line), None)
              or (lines[-1] if lines else None))
-    return None if found is None else found if len(found) <= width else found[:width - 1] + "…"
+    return missing if found is None else found if len(found) <= width else found[:width - 1] + "…"
 
 
 def wrong_type(kind: str, entry: Mapping[str, Any]) -> str | None:
