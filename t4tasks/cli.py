@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"t4: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}; what finished is "
               "saved, run again to continue", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except BrokenPipeError:
+        # the reader went away (`t4 list | head`): stop quietly, as commands in a pipe do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _main(argv: list[str] | None) -> int:
@@ -181,8 +185,11 @@ def _main(argv: list[str] | None) -> int:
         except changes.ChangesError as exc:
             print(f"t4: {exc}", file=sys.stderr)
             return 2
-    if doit_args[:1] in (["--help"], ["-h"], ["help"]) and len(doit_args) == 1:
-        print(USAGE)
+    if doit_args in (["--help"], ["-h"], ["help"], ["--version"]):
+        if doit_args != ["--version"]:
+            print(USAGE)
+        # no task is named: the repository is not read (outside one, reading it could take minutes)
+        return _Main(ModuleTaskLoader({}), config_filenames=()).run(doit_args)
     doit_args = task_help(doit_args)
     os.chdir(root)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)

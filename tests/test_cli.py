@@ -29,6 +29,27 @@ def test_help_mentions_root_and_shows_doit_help(repo):
     assert "list" in out and "forget" in out
 
 
+@pytest.mark.parametrize("args", [["--help"], ["help"], ["--version"]])
+def test_help_and_version_read_no_repository(tmp_path, monkeypatch, capsys, args):
+    # outside a repository (a home folder, /tmp) walking the tree could take minutes
+    def walk(*_):
+        raise AssertionError("the repository was read")
+
+    monkeypatch.setattr(cli.tasks, "current", walk)
+    assert cli.main(["--root", str(tmp_path), *args]) == 0
+    assert ("doit" in capsys.readouterr().out)
+
+
+def test_a_closed_pipe_ends_the_output_quietly(repo):
+    proc = subprocess.Popen([sys.executable, "-c", "from t4tasks.cli import run; run()", "--root", str(repo), "--help"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()  # `t4 --help | head -c 10`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
 def test_list_shows_the_tasks(repo):
     code, out, err = run_t4(repo, "list")
     assert code == 0, err
