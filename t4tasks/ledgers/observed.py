@@ -82,6 +82,8 @@ def _rewrite(path: Path, lock_dir: Path, change) -> None:
         text = real.read_bytes().decode("utf-8")
         data = json.loads(text)
         change(data)
+        if data == json.loads(text):
+            return  # already says so: the file (and its formatting) stays as it is
         newline = "\r\n" if "\r\n" in text else "\n"
         out = json.dumps(data, indent=_indent_of(text), ensure_ascii=text.isascii())
         if text.endswith("\n"):

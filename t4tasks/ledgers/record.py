@@ -2,7 +2,8 @@
 # Order matters for crash safety. The ledger entry is appended first (unless the latest one has the
 # same key and values), then the manifest is updated from the ledger's latest entry, then the
 # per-module result (the doit target) is written. A kill between any two steps leaves the task
-# without its saved state, so doit reruns it and records what that run finds.
+# without its saved state, so doit reruns it: it records what that run finds, or, when the ledger
+# already holds the key, adopts that entry and writes the manifest from it.
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ BENCH_LEDGER = records.ledger_file(records.BENCH)
 
 def ledger_path(project: Project, name: str) -> Path:
     return project.root / project.config.ledger_dir / name
+
+
+def _observe(project: Project, module: Module, kind: str, entry: dict) -> None:
+    """The manifest's observed block from the ledger ``entry`` of ``kind``."""
+    locks = project.state_dir() / "locks"
+    if kind == records.COVERAGE:
+        observed.set_coverage(project.root / module.manifest_path, locks, entry.get(ledger.COVERAGE),
+                              entry[ledger.TS], entry[ledger.INPUT_DIGEST])
+    elif entry.get("summary"):
+        observed.set_bench(project.root / module.manifest_path, locks, entry["summary"], entry[ledger.TS],
+                           entry["env_fingerprint"], entry[ledger.INPUT_DIGEST])
 
 
 def result_path(project: Project, kind: str, module: Module) -> str:
@@ -62,8 +74,7 @@ def record_coverage(project: Project, module: Module, result: dict, digest: str,
     record = ledger.new_record(records.COVERAGE, module.name, _values(result, imports), digest,
                                git_commit=ledger.git_head(project.root))
     entry, appended = _append(project, COVERAGE_LEDGER, record)
-    observed.set_coverage(project.root / module.manifest_path, project.state_dir() / "locks",
-                          entry.get(ledger.COVERAGE), entry[ledger.TS], entry[ledger.INPUT_DIGEST])
+    _observe(project, module, records.COVERAGE, entry)
     shown = _shown(record, appended)
     atomic.write_json(project.root / result_path(project, records.COVERAGE, module), shown)
     return shown
@@ -78,10 +89,7 @@ def record_bench(project: Project, module: Module, result: dict, environment: di
     record = ledger.new_record(records.BENCH, module.name, values, digest,
                                git_commit=ledger.git_head(project.root))
     entry, appended = _append(project, BENCH_LEDGER, record)
-    if entry.get("summary"):
-        observed.set_bench(project.root / module.manifest_path, project.state_dir() / "locks",
-                           entry["summary"], entry[ledger.TS], entry["env_fingerprint"],
-                           entry[ledger.INPUT_DIGEST])
+    _observe(project, module, records.BENCH, entry)
     shown = _shown(record, appended)
     atomic.write_json(project.root / result_path(project, records.BENCH, module), shown)
     return shown
@@ -94,6 +102,8 @@ def adopt(project: Project, kind: str, module: Module, digest: str) -> dict | No
     entry = ledger.latest(path, kind=kind).get(module.name) if path.is_file() else None
     if not records.is_ok(entry) or entry.get(ledger.INPUT_DIGEST) != digest:
         return None
+    # a run killed after its ledger entry may not have written the manifest: it is written now
+    _observe(project, module, kind, entry)
     shown = {k: v for k, v in entry.items() if k != ledger.LINE}
     shown[OUTCOME] = FROM_LEDGER
     atomic.write_json(project.root / result_path(project, kind, module), shown)

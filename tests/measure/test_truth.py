@@ -3,7 +3,9 @@ settings; a run's own result is recorded and printed; the committed ledger is th
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -98,15 +100,33 @@ def test_a_fresh_clone_with_the_committed_ledger_measures_nothing(tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
     before = (clone / LEDGER).read_bytes()
+    manifests = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in clone.glob("*/module.manifest.json")}
     code, _, _, out = t4_run(clone, "coverage")
     assert code == 0, out
     assert out.count("up to date from the ledger (not measured)") == 3, out
+    # their observed blocks already say what the ledger says: not even rewritten
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in manifests} == manifests
     # doit ran the tasks; none ran pytest, and the summary says so
     assert "measured 0 module task(s), 3 taken from the ledger (same key, not measured), 0 up to date" in out, out
     assert (clone / LEDGER).read_bytes() == before
     # the clone's state now holds the tasks: the next run has nothing to do
     _, executed, uptodate, out = t4_run(clone, "coverage")
     assert measured(executed) == [] and len([u for u in uptodate if u.startswith("coverage:")]) == 3, out
+
+
+def test_a_run_killed_after_its_ledger_entry_still_gets_its_manifest_block(tmp_path):
+    root = imports_repo(tmp_path / "repo")
+    code, _, _, out = t4_run(root, "coverage")
+    assert code == 0, out
+    # killed after the ledger append: no manifest block, no result file, no saved doit state
+    git(root, "checkout", "--", "a/module.manifest.json")
+    shutil.rmtree(root / ".t4")
+    code, executed, _, out = t4_run(root, "coverage")
+    assert code == 0 and any("coverage:a ok 100.00%" in line and "up to date from the ledger" in line
+                             for line in out.splitlines()), out
+    latest = [e for e in ledger_lines(root / LEDGER) if e["module"] == "a"][-1]
+    testing = json.loads((root / "a/module.manifest.json").read_text())["testing"]
+    assert (testing["coverage_observed"], testing["observed_digest"]) == (latest["coverage"], latest["input_digest"])
 
 
 def flaky_repo(root: Path, marker: Path) -> Path:
