@@ -6,14 +6,21 @@ A module of its own (not conftest.py) so test files can import it under
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tests import forkserver
 
 REPO = Path(__file__).resolve().parents[1]
 LUKHAS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "lukhas"
@@ -60,17 +67,79 @@ def _env(root: Path | None) -> dict[str, str]:
 
 
 def run_t4(root: Path | None, *args: str, cwd: Path | None = None, timeout: float = 120) -> tuple[int, str, str]:
-    """Run the real CLI (``python -m t4tasks.cli``) in a subprocess: (returncode, stdout, stderr).
+    """Run the real CLI in a process of its own: (returncode, stdout, stderr).
 
     ``root`` is passed as ``--root`` (None: no ``--root``, the cwd decides); cwd defaults to root.
     """
-    argv = [sys.executable, "-m", "t4tasks.cli"]
-    if root is not None:
-        argv += ["--root", str(root)]
-    argv += list(args)
-    proc = subprocess.run(argv, cwd=cwd or root, capture_output=True, text=True, timeout=timeout,
-                          env=_env(root if root is not None else cwd))
+    args = (["--root", str(root)] if root is not None else []) + list(args)
+    env = _env(root if root is not None else cwd)
+    server = _fork_server(env)
+    if server is not None:
+        return _forked_t4(server, args, Path(cwd or root), env, timeout)
+    proc = subprocess.run([sys.executable, "-m", "t4tasks.cli", *args], cwd=cwd or root, capture_output=True,
+                          text=True, timeout=timeout, env=env)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def _interpreter_settings(env: dict[str, str]) -> dict[str, str]:
+    """The variables that decide what an interpreter imports (a run with others starts one afresh)."""
+    return {name: value for name, value in env.items() if name.startswith("PYTHON")}
+
+
+# the fork server and the interpreter settings it started with
+_server: list[tuple[subprocess.Popen, dict[str, str]]] = []
+
+
+def _fork_server(env: dict[str, str]) -> subprocess.Popen | None:
+    """The fork server for a run with ``env`` (started when none runs); None if the run needs a fresh interpreter."""
+    # Most tests start several t4 runs; importing T4 and doit anew for each cost a third of the
+    # suite's time in processes that did nothing else.
+    if not hasattr(os, "fork"):
+        return None
+    if not _server or _server[0][0].poll() is not None:
+        # measurement starts in each run of the fork server, not in the server itself
+        server_env = {name: value for name, value in env.items() if name not in forkserver.MEASURED}
+        server = subprocess.Popen([sys.executable, "-P", "-c", Path(forkserver.__file__).read_text("utf-8")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=server_env, cwd=REPO)
+        _server[:] = [(server, _interpreter_settings(server_env))]
+    server, settings = _server[0]
+    return server if _interpreter_settings(env) == settings else None
+
+
+@atexit.register
+def _stop_server() -> None:
+    # waited for, so the tests' process accounts for the runs' time and leaves no process behind
+    for server, _ in _server:
+        server.stdin.close()
+        server.wait(timeout=60)
+
+
+def _forked_t4(server: subprocess.Popen, args: list[str], cwd: Path, env: dict[str, str],
+               timeout: float) -> tuple[int, str, str]:
+    """``t4 ARGS`` forked from a process that imported T4 once (tests/forkserver.py)."""
+    with tempfile.TemporaryDirectory(prefix="t4run-") as scratch:
+        out, err = Path(scratch) / "out", Path(scratch) / "err"
+        out.touch()
+        err.touch()
+        request = {"args": args, "cwd": str(cwd), "env": env, "out": str(out), "err": str(err)}
+        server.stdin.write(json.dumps(request) + "\n")
+        server.stdin.flush()
+        pid = json.loads(server.stdout.readline())["pid"]
+        expired = threading.Event()
+
+        def kill() -> None:  # as subprocess.run does at its timeout
+            expired.set()
+            os.kill(pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            code = json.loads(server.stdout.readline())["code"]
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            raise subprocess.TimeoutExpired(["t4", *args], timeout)
+        return code, out.read_text(), err.read_text()
 
 
 _EXECUTED = re.compile(r"^\.  (\S+)\s*$")
@@ -112,8 +181,6 @@ def read_registry(root: Path) -> dict:
 def manifest(name: str | dict, **extra: Any) -> dict:
     """A minimal valid manifest."""
     return {"schema_version": "1.0.0", "module": name, "matrix": {"lane": "L1"}, **extra}
-
-
 
 
 def t4_run(root: Path, *args: str, timeout: float = 300) -> tuple[int, list[str], list[str], str]:
