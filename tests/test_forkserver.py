@@ -52,7 +52,9 @@ def test_a_measured_run_measures_the_exit_handlers_too(repo, tmp_path, monkeypat
     rc.write_text(f"[run]\nbranch = true\nparallel = true\ndata_file = {tmp_path / 'data' / 'cov'}\n")
     (tmp_path / "data").mkdir()
     monkeypatch.setenv("COVERAGE_PROCESS_START", str(rc))
-    monkeypatch.delenv("COVERAGE_PROCESS_CONFIG", raising=False)  # when these tests are measured themselves
+    # when these tests are measured themselves: not into that measurement
+    monkeypatch.delenv("COVERAGE_PROCESS_CONFIG", raising=False)
+    monkeypatch.delenv("COVERAGE_FILE", raising=False)
     assert run_t4(repo, "list")[0] == 0
     lines, first = inspect.getsourcelines(children.kill_all)
     body = first + next(i for i, line in enumerate(lines) if line.strip().startswith("with "))
