@@ -124,7 +124,6 @@ def _pytest_command(root: Path, module: Module, omit: list[str], work: Path,
 
 def _coveragerc(root: Path, module: Module, omit: list[str], settings: dict[str, Any] | None = None) -> str:
     """The coverage config: branch coverage, the host's report rules, and the files not the module's own."""
-    # Patterns are repo-relative: coverage.py anchors them at the working directory, the root.
     # A trailing ``/*`` matches everything below a folder, ``**/`` any folders between.
     patterns = [f"{glob_literal(folder)}/*" for folder in omit]
     code = "" if module.code_path == "." else glob_literal(module.code_path) + "/"
@@ -136,7 +135,10 @@ def _coveragerc(root: Path, module: Module, omit: list[str], settings: dict[str,
             patterns.extend(f"{glob_literal(test_path)}/**/{name}" for name in TEST_FILE_PATTERNS)
         else:
             patterns.append(f"{glob_literal(test_path)}/*")
-    omit_lines = "".join(f"    {_toml_string(pattern)},\n" for pattern in patterns)
+    # Anchored at the root: coverage.py resolves a relative pattern against the working directory
+    # of each measured process, and a subprocess that a test starts elsewhere would trace them all.
+    anchor = glob_literal(str(root.resolve())) + "/"
+    omit_lines = "".join(f"    {_toml_string(anchor + pattern)},\n" for pattern in patterns)
     # ``patch = subprocess`` measures Python subprocesses the tests start (a CLI run by its tests is
     # covered code, not a blind spot)
     return (f'[tool.coverage.run]\nbranch = true\npatch = ["subprocess"]\nomit = [\n{omit_lines}]\n'

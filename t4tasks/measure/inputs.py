@@ -205,8 +205,9 @@ def digest_now(project: Project, remembered: memo.Memo, files: list[str], spec: 
 
 
 # How T4 runs a measurement: raised when that changes, so no record made the old way stays current
-# (2: tests import under the host's import mode, not importlib's)
-METHOD = 2
+# (2: tests import under the host's import mode, not importlib's; 3: the files left out stay out
+# of subprocesses the tests start in other folders)
+METHOD = 3
 
 
 def coverage_spec(project: Project, module: Module) -> dict:

@@ -227,6 +227,31 @@ def test_nested_modules_get_two_numbers(tmp_path: Path):
     assert (inner["coverage"], inner["statements"], inner["covered_lines"], inner["files"]) == (66.67, 6, 4, 2)
 
 
+def test_a_subprocess_started_elsewhere_counts_no_file_left_out(tmp_path: Path):
+    # a test runs the code as a CLI would, from another folder: the nested module's code and the
+    # test files stay out of the outer figure there too
+    root = tmp_path / "repo"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_tree(root, {
+        "a/__init__.py": "", "a/core.py": "def one():\n    return 1\n",
+        "a/b/__init__.py": "", "a/b/deep.py": "def two():\n    return 2\n",
+        "a/tests/helper.py": "X = 1\n",
+        "a/tests/test_cli.py": f"""\
+            import os, subprocess, sys
+
+            def test_cli():
+                code = "import a.core, a.b.deep, a.tests.helper; assert a.core.one() + a.b.deep.two() == 3"
+                env = dict(os.environ, PYTHONPATH={str(root)!r})
+                subprocess.run([sys.executable, "-c", code], cwd={str(elsewhere)!r}, env=env, check=True)
+            """,
+    })
+    result = measure(root, make_module("a", ("a/tests",)), omit=["a/b"], timeout=60)
+    assert result["status"] == "ok", result
+    assert sorted(result["lines"]["files"]) == ["a/__init__.py", "a/core.py"]
+    assert (result["coverage"], result["statements"]) == (100.0, 2)
+
+
 def test_failing_tests_are_recorded_with_counts_and_coverage(tmp_path: Path):
     """The failure comes first: with ``-x`` the later tests would not run and no report would exist."""
     write_tree(tmp_path, {
