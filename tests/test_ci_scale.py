@@ -394,6 +394,7 @@ def test_smoke_reports_the_module_whose_import_fails(tmp_path):
     assert created(executed, uptodate) == ["smoke:good"], out
 
 
+@pytest.mark.slow
 def test_tests_fast_excludes_integration_tests_per_module(tmp_path):
     root = quick_repo(tmp_path / "repo")
     code, executed, _, out = t4_run(root, "tests_fast")

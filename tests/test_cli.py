@@ -74,6 +74,7 @@ def test_info_registry(repo):
     (("forget", "registry", "docmap"), ["registry", "docmap"]),
     (("forget", "--all"), ["registry", "summaries", "docmap"]),
 ])
+@pytest.mark.slow
 def test_forget_then_rerun_executes_again(repo, how, rerun):
     # (a bare ``t4 forget`` forgets doit's default tasks, whatever they are)
     assert run_t4(repo, "registry", "docmap")[0] == 0

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from t4tasks.ledgers import ledger, observed
 from t4tasks.speed import digests
@@ -154,6 +155,7 @@ def test_a_changed_docstring_changes_the_summary(no_outer_git):
     assert "Alpha sums two integers." in index and "Alpha adds numbers together." not in index
 
 
+@pytest.mark.slow
 def test_a_changed_manifest_changes_the_registry_and_the_manifest_check(no_outer_git):
     root = build(no_outer_git / "repo")
     report = warm(root)
@@ -231,6 +233,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {name: (root / GENERATED / name).read_bytes() for name in names}
 
 
+@pytest.mark.slow
 def test_results_without_the_memo_are_byte_identical(no_outer_git):
     root = build(no_outer_git / "repo", observations=True)
     warm(root)

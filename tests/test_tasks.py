@@ -160,6 +160,7 @@ BAD = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_manifest_fails_but_keeps_the_others(tmp_path, case):
     extra, message = BAD[case]
@@ -222,6 +223,7 @@ def test_lukhas_no_op_rerun(lukhas):
     assert executed == [] and sorted(uptodate) == ["docmap", "registry", "summaries"]
 
 
+@pytest.mark.slow
 def test_validate_follows_the_content_of_what_it_reads_and_a_commit_changes_nothing(tmp_path):
     """validate, META and the summaries read thousands of repository files at scale: they
     depend on those files' content ids (git blob ids, the listing's for a clean file) rather than

@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 
 from tests.support import doit_tasks, git, git_init, make_repo, manifest, run_t4, write
 
@@ -66,6 +67,7 @@ def set_tests(root: Path, name: str, *bodies: str) -> None:
     write(root / name / "tests" / "test_core.py", module_tests(name, *bodies))
 
 
+@pytest.mark.slow
 def test_below_target_fails_and_raising_coverage_passes(tmp_path):
     root = repo(tmp_path / "repo", {"alpha": manifest("alpha")}, {"alpha": (POSITIVE,)})  # L1: 75 %
     measure(root)
@@ -84,6 +86,7 @@ def test_below_target_fails_and_raising_coverage_passes(tmp_path):
     assert (number(lines["alpha"]["observed"]), number(lines["alpha"]["delta"])) == (100.0, 25.0)
 
 
+@pytest.mark.slow
 def test_stale_failing_and_unmeasured_modules_fail(tmp_path):
     modules = {n: manifest(n, testing={"coverage_target": 50}) for n in ("fresh", "stale", "failing", "never")}
     root = repo(tmp_path / "repo", modules, {"fresh": (POSITIVE,), "stale": (POSITIVE,),
@@ -107,6 +110,7 @@ def test_stale_failing_and_unmeasured_modules_fail(tmp_path):
     assert lines["stale"]["status"] == "pass" and number(lines["stale"]["observed"]) == 62.5, out
 
 
+@pytest.mark.slow
 def test_manifest_target_overrides_the_lane(tmp_path):
     root = repo(tmp_path / "repo", {
         "lane_only": manifest("lane_only", matrix={"lane": "L1"}),                              # 75

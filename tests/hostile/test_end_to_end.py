@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.hostile.corpus import good_repo, snapshot
 from tests.hostile.test_parsers import BOMB
 from tests.hostile.test_values import PAYLOAD_NAME, SANDBOX_ESCAPE
@@ -41,6 +43,7 @@ def hostile_repo(parent):
     return root
 
 
+@pytest.mark.slow
 def test_a_hostile_repository_changes_nothing_outside_and_runs_nothing(tmp_path):
     root = hostile_repo(tmp_path)
     before = snapshot(tmp_path, skip=root)

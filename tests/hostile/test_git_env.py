@@ -35,6 +35,7 @@ def test_a_repository_git_refuses_is_an_error_with_the_fix(tmp_path):
     assert not (root / "docs").exists()
 
 
+@pytest.mark.slow
 def test_a_folder_named_like_the_stdlib_does_not_break_other_modules(tmp_path):
     root = make_repo(tmp_path / "repo", {
         "html": manifest("html"),

@@ -39,6 +39,7 @@ def test_the_name_bound_is_bytes_not_characters():
     assert names.problem("lukhas-ai-intro") is None  # real names with hyphens stay usable
 
 
+@pytest.mark.slow
 def test_a_traversal_name_writes_nothing_outside_and_gets_no_tasks(tmp_path):
     root = good_repo(tmp_path / "work" / "repo", {"bad": manifest("../../../../outside/victim")},
                      {"bad/__init__.py": "", "bad/tests/test_bad.py": "def test_x():\n    pass\n"})

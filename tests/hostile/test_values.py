@@ -14,6 +14,7 @@ PAYLOAD_NAME = 'evil"""+__import__("os").system("touch PWNED")+"""'
 SANDBOX_ESCAPE = "{{ cycler.__init__.__globals__.os.system('touch PWNED') }}\n"
 
 
+@pytest.mark.slow
 def test_a_name_holding_python_stays_text_in_scaffolded_tests(tmp_path):
     root = good_repo(tmp_path / "repo", {"evil": manifest(PAYLOAD_NAME)}, {"evil/__init__.py": "X = 1\n"})
     git_init(root)

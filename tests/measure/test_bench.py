@@ -184,6 +184,7 @@ def test_no_benchmarks(tmp_path):
     assert bench.run(root, pathless, 5)["status"] == "no_benchmarks"
 
 
+@pytest.mark.slow
 def test_real_threefold_slowdown_is_flagged_and_a_rerun_is_not(tmp_path):
     root = tmp_path / "repo"
     source = """

@@ -153,6 +153,7 @@ def three_module_repo(root: Path) -> Path:
     return git_init(root)
 
 
+@pytest.mark.slow
 def test_three_modules_match_coverage_and_manifests_keep_their_format(tmp_path):
     root = three_module_repo(tmp_path / "repo")
     pristine = tmp_path / "plain"

@@ -67,6 +67,7 @@ NAME_OF = "def name_of(cls):\n    return f'{cls.__module__}.{cls.__qualname__}'\
 NAMED_TEST = "from pkg import name_of\n\n\nclass Thing:\n    pass\n\n\ndef test_name():\n    assert name_of(Thing) == 'test_pkg.Thing'\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("addopts, status", [("", "ok"), ("--import-mode=importlib", "tests_failed")])
 def test_tests_import_as_the_host_imports_them(tmp_path, addopts, status):
     # pytest's import mode decides a test module's name (click's own tests depend on it): T4 adds none

@@ -35,6 +35,7 @@ def measured(executed: list[str]) -> list[str]:
     return sorted(name for name in executed if name.startswith("coverage:"))
 
 
+@pytest.mark.slow
 def test_run_it_again_and_nothing_reruns_though_the_tests_imported_other_modules(tmp_path):
     # the first run learns what a's tests import from core and shared; those files join a's inputs
     # as the run ends, so the second run declares what the first one saved (networkx: 25 modules
@@ -91,6 +92,7 @@ def test_staleness_follows_imports_and_only_the_measurements_settings(tmp_path):
     assert measured(executed) == ["coverage:a", "coverage:b", "coverage:core"], out
 
 
+@pytest.mark.slow
 def test_a_fresh_clone_with_the_committed_ledger_measures_nothing(tmp_path):
     root = imports_repo(tmp_path / "repo")
     code, _, _, out = t4_run(root, "coverage")
@@ -138,6 +140,7 @@ def flaky_repo(root: Path, marker: Path) -> Path:
     return git_init(root)
 
 
+@pytest.mark.slow
 def test_a_runs_result_is_recorded_and_printed_and_a_failure_is_never_up_to_date(tmp_path):
     marker = tmp_path / "outside-the-repo"
     root = flaky_repo(tmp_path / "repo", marker)

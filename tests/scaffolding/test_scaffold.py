@@ -86,6 +86,7 @@ def run_pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow
 def test_generated_tests_pass_and_docs_check_clean(no_outer_git):
     root = payments_repo(no_outer_git / "repo")
     written = scaffold_payments(root)
@@ -126,6 +127,7 @@ def test_docs_show_real_public_names_and_dates(no_outer_git):
     ('raise RuntimeError("broken at import")\n',
      "ERROR payments/tests/test_payments_smoke.py::test_module_imports", "RuntimeError: broken at import"),
 ], ids=["public-name-removed", "import-fails"])
+@pytest.mark.slow
 def test_broken_module_fails_the_generated_tests(no_outer_git, breakage, outcome, message):
     root = payments_repo(no_outer_git / "repo")
     scaffold_payments(root)
