@@ -1,9 +1,7 @@
-"""A process that imports T4 once and forks a fresh ``t4`` run for each request of the tests.
-
-Started as ``python -P -c`` with this file's text (see ``tests.support.run_t4``). Requests and
-answers are JSON lines on stdin and stdout: ``{"args", "cwd", "env", "out", "err"}`` in;
-``{"pid"}`` once the run started, then ``{"code"}`` when it ended.
-"""
+"""A process that imports T4 once and forks a fresh ``t4`` run for each request of the tests."""
+# Started as ``python -P -c`` with this file's text (see ``tests.support.run_t4``). Requests and
+# answers are JSON lines on stdin and stdout: ``{"args", "cwd", "env", "out", "err"}`` in;
+# ``{"pid"}`` once the run started, then ``{"code"}`` when it ended.
 
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ def run_t4(root: Path | None, *args: str, cwd: Path | None = None, timeout: floa
     env = _env(root if root is not None else cwd)
     server = _fork_server(env)
     if server is not None:
-        return _forked_t4(server, args, Path(cwd or root), env, timeout)
+        return _forked_t4(server, args, Path(cwd or root or Path.cwd()), env, timeout)
     proc = subprocess.run([sys.executable, "-m", "t4tasks.cli", *args], cwd=cwd or root, capture_output=True,
                           text=True, timeout=timeout, env=env)
     return proc.returncode, proc.stdout, proc.stderr
