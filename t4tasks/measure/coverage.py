@@ -232,7 +232,28 @@ def _output_tail(work: Path, exit_code: int) -> str:
         except OSError:
             continue
         lines.extend(line for line in text.splitlines()[-DETAIL_LINES:] if line.strip())
+    # a host's own ``-r`` (starlette's ``-rXs``) can leave pytest's summary without the failed test
+    if not any(line.startswith(("FAILED ", "ERROR ")) for line in lines):
+        failure = _first_failure(work / "junit.xml")
+        if failure:
+            lines.insert(1, failure)
     return "\n".join(lines)
+
+
+def _first_failure(path: Path) -> str | None:
+    """The first failed or erroring test in pytest's JUnit XML, named as pytest's summary would."""
+    try:
+        cases = ElementTree.parse(path).getroot().iter("testcase")
+    except (OSError, ElementTree.ParseError):
+        return None
+    for case in cases:
+        for tag, word in (("failure", "FAILED"), ("error", "ERROR")):
+            problem = case.find(tag)
+            if problem is not None:
+                where = "::".join(part for part in (case.get("classname"), case.get("name")) if part)
+                message = (problem.get("message") or "").strip().splitlines()
+                return f"{word} {where}" + (f" - {message[0]}" if message else "")
+    return None
 
 
 def _result(

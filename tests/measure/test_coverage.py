@@ -23,6 +23,7 @@ import pytest
 import pytest_cov
 
 from t4tasks.catalog.module import Module
+from t4tasks.ledgers import records
 from t4tasks.measure.coverage import measure
 
 # 6 statements; a test calling sign(5) executes 4 of them (lines 1, 2, 3, 7) and 1 of the 2 arcs
@@ -250,6 +251,20 @@ def test_a_subprocess_started_elsewhere_counts_no_file_left_out(tmp_path: Path):
     assert result["status"] == "ok", result
     assert sorted(result["lines"]["files"]) == ["a/__init__.py", "a/core.py"]
     assert (result["coverage"], result["statements"]) == (100.0, 2)
+
+
+@pytest.mark.parametrize("report", ["", "-rXs"])
+def test_the_reason_names_the_failed_test_whatever_the_hosts_summary_shows(tmp_path: Path, report):
+    # starlette's addopts ``-rXs`` replaces pytest's default ``-rfE``: no FAILED line is printed
+    write_tree(tmp_path, {
+        "pyproject.toml": f'[tool.pytest.ini_options]\naddopts = "{report}"\n',
+        "pkg/__init__.py": "", "pkg/calc.py": CALC,
+        "pkg/tests/test_calc.py": "from pkg.calc import sign\n\n\ndef test_sign():\n    assert sign(5) == 2\n",
+    })
+    result = measure(tmp_path, make_module("pkg", ("pkg/tests",)), omit=[], timeout=60)
+    assert result["status"] == "tests_failed"
+    reason = records.reason_of(result)
+    assert reason.startswith("FAILED ") and "test_sign" in reason and "assert 1 == 2" in reason, result["detail"]
 
 
 def test_failing_tests_are_recorded_with_counts_and_coverage(tmp_path: Path):
