@@ -312,6 +312,32 @@ def test_failing_tests_are_recorded_with_counts_and_coverage(tmp_path: Path):
     assert "1 failed" in result["detail"]
 
 
+def test_expected_failures_are_counted_apart_from_skips(tmp_path: Path):
+    write_tree(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/tests/test_marks.py": """\
+            import pytest
+
+
+            def test_passes():
+                pass
+
+
+            @pytest.mark.skip(reason="not today")
+            def test_skipped():
+                pass
+
+
+            @pytest.mark.xfail(reason="known bug")
+            def test_known_bug():
+                assert False
+            """,
+    })
+    result = measure(tmp_path, make_module("pkg", ("pkg/tests",)), omit=[], timeout=60)
+    assert result["status"] == "ok"
+    assert result["tests"] == {"passed": 1, "failed": 0, "skipped": 1, "errors": 0, "xfailed": 1}
+
+
 HANGING_TEST = """\
 import pathlib, subprocess, sys, time
 
