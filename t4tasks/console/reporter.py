@@ -82,6 +82,8 @@ class ProgressReporter(ConsoleReporter):
         self.began: dict[str, float] = {}  # when each measured task started
         self.running: set[str] = set()  # measured tasks started and not finished
         self.jobs = 0  # the most measured tasks seen running at once
+        self.eta_at: float | None = None  # when the last schedule expected the run to end
+        self.eta_made = 0.0  # and when that schedule was made
         self.starting = threading.Lock()
 
     def _progress(self, name: str) -> str:
@@ -91,9 +93,19 @@ class ProgressReporter(ConsoleReporter):
         return f"[{len(self.finished)}/{len(self.measured)}]"
 
     def _eta(self) -> str:
-        left = [n for n in self.expected if n not in self.finished]
-        if not left or not self.took:
+        if len(self.finished) == len(self.expected) or not self.took:
             return ""
+        now = time.monotonic()
+        # The schedule walks every task left: made again for each of thousands of tasks adopted
+        # from the ledger within a second, the reporter grew quadratic (benchmarks/bench_reporter.py);
+        # within a second of the last schedule, its end stands.
+        if self.eta_at is None or now - self.eta_made >= 1.0:
+            self.eta_at, self.eta_made = now + self._schedule(now), now
+        return f" · ETA {progress.clock(max(self.eta_at - now, 0.0))}"
+
+    def _schedule(self, now: float) -> float:
+        """Seconds until every measured task left has finished, as the workers would run them."""
+        left = [n for n in self.expected if n not in self.finished]
         # a task never measured is guessed at the median of this run's tasks
         guess = sorted(self.took.values())[len(self.took) // 2]
         # how this run compares with the last one, from tasks measured both times (bounded: one
@@ -105,7 +117,6 @@ class ProgressReporter(ConsoleReporter):
         def need(name: str) -> float:
             return self.expected[name] * pace if self.expected[name] else guess
 
-        now = time.monotonic()
         with self.starting:
             began = dict(self.began)
         # the workers: those seen running side by side, else as many as this run's work so far implies
@@ -116,7 +127,7 @@ class ProgressReporter(ConsoleReporter):
         free += [0.0] * (jobs - len(free))
         for name in sorted((n for n in left if n not in began), key=need, reverse=True):
             free[free.index(min(free))] += need(name)
-        return f" · ETA {progress.clock(max(free))}"
+        return max(free)
 
     def execute_task(self, task):
         super().execute_task(task)
