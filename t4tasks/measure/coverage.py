@@ -73,7 +73,8 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         if exit_code is None:
             return _result("timeout", started, detail=f"timed out after {timeout:g} s")
         imports = session.imported(work)
-        tests = _read_junit(work / "junit.xml")
+        junit = _parse_junit(work / "junit.xml")
+        tests = _read_junit(junit)
         # without the session-end file (or the JUnit file) the process died mid-run (a test
         # called os._exit, a signal, the scratch folder deleted), whatever its exit code says
         ended = tests is not None and imports is not None
@@ -85,7 +86,7 @@ def measure(root: Path, module: Module, *, omit: list[str], timeout: float,
         headline = headline_metric(metric, settings)  # ``line``, ``branch``, or ``auto`` (the host's branch setting)
         if totals and headline == "line" and totals["line_pct"] is not None:
             totals["coverage"] = totals["line_pct"]
-        detail = None if status == "ok" else _output_tail(work, exit_code)
+        detail = None if status == "ok" else _output_tail(work, exit_code, junit)
         note = launch.shadow_note(module.code_path) if detail else None
         detail = f"{note}\n{detail}" if note else detail
         result = _result(status, started, tests=tests, detail=detail, headline=headline, imports=imports or [],
@@ -181,14 +182,20 @@ def _run(command: list[str], root: Path, work: Path, timeout: float, label: str)
                             tick=tick)
 
 
-def _read_junit(path: Path) -> dict[str, int] | None:
-    """Outcome counts from pytest's JUnit XML, or None when pytest wrote none."""
+def _parse_junit(path: Path) -> ElementTree.Element | None:
+    """pytest's JUnit XML, or None when pytest wrote none (or not all of it)."""
     try:
-        tree = ElementTree.parse(path)
+        return ElementTree.parse(path).getroot()
     except (OSError, ElementTree.ParseError):
         return None
+
+
+def _read_junit(junit: ElementTree.Element | None) -> dict[str, int] | None:
+    """Outcome counts from pytest's JUnit XML, or None when pytest wrote none."""
+    if junit is None:
+        return None
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for suite in tree.getroot().iter("testsuite"):
+    for suite in junit.iter("testsuite"):
         for key in counts:
             counts[key] += int(suite.get(key, 0))
     failed, errors, skipped = counts["failures"], counts["errors"], counts["skipped"]
@@ -197,7 +204,7 @@ def _read_junit(path: Path) -> dict[str, int] | None:
     passed = counts["tests"] - failed - errors - skipped
     outcomes = {"passed": passed, "failed": failed, "skipped": skipped, "errors": errors}
     # JUnit files an expected failure as a skip; pytest's summary counts it apart, and so does T4
-    xfailed = sum(1 for element in tree.getroot().iter("skipped") if element.get("type") == "pytest.xfail")
+    xfailed = sum(1 for element in junit.iter("skipped") if element.get("type") == "pytest.xfail")
     if xfailed:
         outcomes["skipped"] -= xfailed
         outcomes["xfailed"] = xfailed
@@ -229,7 +236,7 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 2) if whole else None
 
 
-def _output_tail(work: Path, exit_code: int) -> str:
+def _output_tail(work: Path, exit_code: int, junit: ElementTree.Element | None) -> str:
     """A short reason for a non-ok run: the exit code and the last lines pytest printed."""
     lines = [f"pytest exit code {exit_code}"]
     for name in ("stdout.txt", "stderr.txt"):
@@ -240,19 +247,15 @@ def _output_tail(work: Path, exit_code: int) -> str:
         lines.extend(line for line in text.splitlines()[-DETAIL_LINES:] if line.strip())
     # a host's own ``-r`` (starlette's ``-rXs``) can leave pytest's summary without the failed test
     if not any(line.startswith(("FAILED ", "ERROR ")) for line in lines):
-        failure = _first_failure(work / "junit.xml")
+        failure = _first_failure(junit)
         if failure:
             lines.insert(1, failure)
     return "\n".join(lines)
 
 
-def _first_failure(path: Path) -> str | None:
+def _first_failure(junit: ElementTree.Element | None) -> str | None:
     """The first failed or erroring test in pytest's JUnit XML, named as pytest's summary would."""
-    try:
-        cases = ElementTree.parse(path).getroot().iter("testcase")
-    except (OSError, ElementTree.ParseError):
-        return None
-    for case in cases:
+    for case in junit.iter("testcase") if junit is not None else ():
         for tag, word in (("failure", "FAILED"), ("error", "ERROR")):
             problem = case.find(tag)
             if problem is not None:
