@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,3 +26,9 @@ def relative_to(problems: list[Problem], root: Path) -> list[Problem]:
     prefix = str(root).rstrip("/") + "/"
     return [Problem(p.path[len(prefix):], p.message, p.line) if p.path.startswith(prefix) else p
             for p in problems]
+
+
+def listed(items: Sequence[str], limit: int) -> str:
+    """``items`` in one line of a report: the first ``limit``, then how many more."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

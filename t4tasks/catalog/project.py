@@ -18,7 +18,7 @@ from t4tasks import paths
 from t4tasks.catalog import config as config_mod, discovery, manifest
 from t4tasks.catalog.module import Module
 from t4tasks.ledgers import observed
-from t4tasks.problems import Problem
+from t4tasks.problems import Problem, listed
 from t4tasks.speed import digests, memo
 
 T = TypeVar("T")
@@ -48,9 +48,8 @@ class Project:
         untracked = discovery.untracked_manifests(listing, manifests)
         if untracked and (str(root), *untracked) not in _WARNED:
             _WARNED.add((str(root), *untracked))  # once per process: doit loads the project more than once
-            shown = ", ".join(untracked[:10]) + (f" and {len(untracked) - 10} more" if len(untracked) > 10 else "")
             print(f"t4: warning: {len(untracked)} manifest(s) not tracked by git, counted anyway "
-                  f"(git add them to commit): {shown}", file=sys.stderr)
+                  f"(git add them to commit): {listed(untracked, 10)}", file=sys.stderr)
         return cls(root, cfg, listing, manifests)
 
     @functools.cached_property

@@ -9,6 +9,7 @@ from t4tasks import __version__
 from t4tasks.catalog.project import Project
 from t4tasks.ledgers import ledger, record, records
 from t4tasks.measure import host, inputs, lines
+from t4tasks.problems import listed
 from t4tasks.tasks.common import (
     _run_modules,
     _settings,
@@ -71,8 +72,7 @@ def task_coverage():
             if removed:
                 print(f"  coverage:{module.name}: left out for an isolated run: {removed}")
             if foreign:  # said, so a figure checked by hand with the manifest's test paths agrees
-                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-                print(f"  coverage:{module.name}: left out, as other modules' tests: {shown}")
+                print(f"  coverage:{module.name}: left out, as other modules' tests: {listed(foreign, 5)}")
             return coverage.measure(project.root, module, omit=project.nested_paths(module),
                                     timeout=project.config.timeout,
                                     extra_args=(*ignore, *project.config.pytest_args),
