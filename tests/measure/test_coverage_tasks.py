@@ -456,6 +456,23 @@ def test_why_a_run_did_not_pass_is_said_where_people_look(tmp_path):
     assert "last run did not pass: ModuleNotFoundError: No module named 'nonexistent_mod_xyz'" in out, out
 
 
+def test_the_parent_says_which_nested_modules_tests_it_leaves_out(tmp_path):
+    # a figure checked by hand needs them: ``pytest tests --ignore=tests/s0 ... --cov=pkg``
+    subs = [f"s{i}" for i in range(6)]
+    modules = {"pkg": manifest("pkg", layout={"paths": {"code": ".", "tests": "../tests"}}),
+               **{f"pkg/{s}": manifest(f"pkg.{s}", layout={"paths": {"code": ".", "tests": f"../../tests/{s}"}})
+                  for s in subs}}
+    files = {"pkg/__init__.py": "", "tests/test_pkg.py": "import pkg\n\n\ndef test_pkg():\n    assert pkg\n",
+             **{f"pkg/{s}/__init__.py": "" for s in subs},
+             **{f"tests/{s}/test_{s}.py": f"def test_{s}():\n    assert True\n" for s in subs}}
+    root = git_init(make_repo(tmp_path / "repo", modules, files=files))
+    code, _, _, out = t4_run(root, "coverage:pkg")
+    assert code == 0, out
+    assert ("coverage:pkg: left out, as other modules' tests: tests/s0, tests/s1, tests/s2, tests/s3, "
+            "tests/s4 and 1 more") in out, out
+    assert latest(ledger_lines(root / LEDGER))["pkg"]["tests"]["passed"] == 1
+
+
 def test_a_tests_folder_without_tests_is_recorded_as_no_tests(tmp_path):
     root = status_repo(tmp_path / "repo", extra_modules={"notests": manifest("notests")},
                        extra_files={"notests/__init__.py": "", "notests/core.py": OK_CODE,
